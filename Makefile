@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:  make demo   |   make test
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIO ?=
+
+.PHONY: setup demo test lint unit molecule build clean
+
+setup:  ## offline sandbox + venv (idempotent)
+	bash sandbox/setup.sh
+
+demo: setup  ## sample app up at v2 in the sandbox, health gate, next steps
+	bash sandbox/demo.sh
+
+test: setup lint unit build molecule  ## everything CI runs
+	@echo "[test] all green"
+
+lint:
+	ansible-lint --profile production
+	bash tests/check_docs.sh
+
+unit:
+	pytest tests/unit
+
+build:
+	ansible-galaxy collection build --force --output-path .sandbox/dist
+
+molecule:  ## all scenarios, or one: make molecule SCENARIO=health_check
+ifeq ($(SCENARIO),)
+	molecule test --all
+else
+	molecule test -s $(SCENARIO)
+endif
+
+clean:
+	rm -rf .sandbox/dist

@@ -1,0 +1,79 @@
+"""health_check scenario: the gate against the real sample app on the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import compose, health, run_playbook
+
+PLAYBOOK = "playbooks/health_check.yml"
+
+
+@pytest.fixture
+def api_stopped(host):
+    """Stop the api service for one test, and always start it again."""
+    assert compose(host, "stop", "api").rc == 0
+    yield
+    assert compose(host, "start", "api").rc == 0
+    host.run("for i in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:23510/health && break; sleep 0.2; done")
+
+
+def test_app_is_up_and_reports_head(host, head_commit):
+    status, body = health(host)
+    assert status == 200
+    assert body["commit"] == head_commit
+    assert body["database"] == "ok"
+
+
+def test_gate_passes_on_healthy_app_with_expected_commit(head_commit):
+    proc = run_playbook(PLAYBOOK, "-e", "health_check_expected_commit=" + head_commit,
+                        "-e", "health_check_interval=0.3")
+    assert proc.returncode == 0, proc.stdout
+    assert "healthy: 3 consecutive good answers" in proc.stdout
+    assert head_commit in proc.stdout
+
+
+def test_gate_passes_in_check_mode(head_commit):
+    proc = run_playbook(PLAYBOOK, "--check", "-e", "health_check_expected_commit=" + head_commit[:7])
+    assert proc.returncode == 0, proc.stdout
+    assert "changed=0" in proc.stdout
+
+
+def test_api_stopped_fails_within_deadline_and_shows_api_logs(host, api_stopped):
+    deadline = 6
+    proc = run_playbook(PLAYBOOK, "-e", "health_check_deadline=%d" % deadline,
+                        "-e", "health_check_interval=0.5")
+    assert proc.returncode != 0
+    assert "health check failed: unhealthy after" in proc.stdout
+    assert "no answer from http://127.0.0.1:23510/health" in proc.stdout
+    # Diagnostics: compose ps shows the stopped api, and its logs are printed.
+    assert "== api: last 50 lines ==" in proc.stdout
+    assert "GET /health" in proc.stdout  # request lines the api logged before it stopped
+    assert "mr-health-check-api-1" in proc.stdout and "Exited" in proc.stdout
+    # The probing stops within the deadline (plus one interval of slack);
+    # the whole play includes ansible start-up and the diagnostics.
+    gate_seconds = float(proc.stdout.split("unhealthy after ")[1].split("s ")[0])
+    assert gate_seconds <= deadline + 0.5 + 1.5
+    assert proc.elapsed < deadline + 30
+
+
+def test_wrong_commit_fails_naming_both_commits(head_commit):
+    wrong = "0123456789abcdef0123456789abcdef01234567"
+    proc = run_playbook(PLAYBOOK, "-e", "health_check_expected_commit=" + wrong,
+                        "-e", "health_check_deadline=2", "-e", "health_check_interval=0.5")
+    assert proc.returncode != 0
+    assert "wrong commit: expected %s, running %s" % (wrong, head_commit) in proc.stdout
+
+
+@pytest.mark.parametrize("bad_input", [
+    "health_check_url=file:///etc/passwd",
+    "health_check_url=ftp://127.0.0.1/health",
+    "health_check_deadline=0.5",
+    "health_check_expected_commit=$(touch /tmp/pwned)",
+])
+def test_bad_inputs_are_refused_before_any_probe(host, bad_input):
+    proc = run_playbook(PLAYBOOK, "-e", bad_input)
+    assert proc.returncode != 0
+    assert "health_check refused its inputs" in proc.stdout
+    assert "Wait for a good answer" not in proc.stdout
+    assert not host.file("/tmp/pwned").exists

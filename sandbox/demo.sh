@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make demo: set up the sandbox, start the app server container, bring the
+# sample app up at v2, run the health gate, print what to try next.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash sandbox/setup.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+bash sandbox/server.sh lifetracker-sandbox
+
+echo "[demo] bringing the sample app up at v2 (build, up, prisma migrate deploy)"
+ansible-playbook -i inventory/sandbox.yml sandbox/playbooks/bring_up.yml -e sandbox_release=v2
+echo "[demo] health gate"
+ansible-playbook -i inventory/sandbox.yml playbooks/health_check.yml \
+  -e health_check_expected_commit="$(git -C .sandbox/build/lifetracker-src rev-parse v2)"
+
+cat <<'NEXT'
+
+[demo] LifeTracker (sandbox) runs v2 on http://127.0.0.1:3000 (web on :8080, postgres on :5433).
+Try next:
+  .venv/bin/ansible-playbook playbooks/health_check.yml                 # health gate again
+  docker exec lifetracker-sandbox git -C /opt/lifetracker log --oneline  # the releases (v1..v4)
+  docker exec lifetracker-sandbox docker compose -f /opt/lifetracker/compose.yaml ps
+  curl -s http://127.0.0.1:3000/health
+Remove it all: docker rm -f lifetracker-sandbox; docker compose -p lifetracker down -v
+NEXT
