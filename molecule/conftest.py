@@ -23,17 +23,29 @@ def scenario_inventory() -> str:
     return str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
 
 
-def run_playbook(playbook: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a playbook of this collection against the scenario's sandbox server.
-
-    Returns the completed process with .stdout (stderr merged) and .elapsed.
-    """
+def playbook_command(playbook: str, *args: str):
     env = dict(os.environ)
     env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
     env["ANSIBLE_COLLECTIONS_PATH"] = str(PROJECT_DIR / ".collections")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_INTERPRETER_PYTHON"] = "/usr/bin/python3"
     cmd = ["ansible-playbook", "-i", scenario_inventory(), str(PROJECT_DIR / playbook), *args]
+    return cmd, env
+
+
+def start_playbook(playbook: str, *args: str) -> subprocess.Popen:
+    """Start a playbook run in the background (stdout+stderr in .communicate())."""
+    cmd, env = playbook_command(playbook, *args)
+    return subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def run_playbook(playbook: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a playbook of this collection against the scenario's sandbox server.
+
+    Returns the completed process with .stdout (stderr merged) and .elapsed.
+    """
+    cmd, env = playbook_command(playbook, *args)
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)

@@ -14,11 +14,20 @@ echo "[demo] health gate"
 ansible-playbook -i inventory/sandbox.yml playbooks/health_check.yml \
   -e health_check_expected_commit="$(git -C .sandbox/build/lifetracker-src rev-parse v2)"
 
+echo "[demo] quick rollback to v1 (builds v1 unless its images are kept; keeps v2's images)"
+ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=v1
+echo "[demo] and back with commit=previous (reuses v2's kept images: no build)"
+ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=previous
+ansible-playbook -i inventory/sandbox.yml playbooks/list_releases.yml | sed -n '/Show the releases/,/PLAY RECAP/p'
+
 cat <<'NEXT'
 
 [demo] LifeTracker (sandbox) runs v2 on http://127.0.0.1:3000 (web on :8080, postgres on :5433).
 Try next:
   .venv/bin/ansible-playbook playbooks/health_check.yml                 # health gate again
+  .venv/bin/ansible-playbook playbooks/quick_rollback.yml -e commit=v1 --check   # the plan only
+  .venv/bin/ansible-playbook playbooks/quick_rollback.yml -e commit=v3  # bad /health: reverted
+  .venv/bin/ansible-playbook playbooks/list_releases.yml
   docker exec lifetracker-sandbox git -C /opt/lifetracker log --oneline  # the releases (v1..v4)
   docker exec lifetracker-sandbox docker compose -f /opt/lifetracker/compose.yaml ps
   curl -s http://127.0.0.1:3000/health

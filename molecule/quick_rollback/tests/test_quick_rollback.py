@@ -1,0 +1,153 @@
+"""quick_rollback scenario: real rollbacks of the sample app on the sandbox.
+
+Tests run in file order and build on each other's state:
+converge left the app on v1 (from v2), then v1 -> v2 (reuse), previous (-> v1),
+v1 -> v3 (fails, reverts to v1), concurrent runs (-> v2).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import APP_DIR, health, run_playbook, start_playbook
+
+PLAYBOOK = "playbooks/quick_rollback.yml"
+PROJECT = "mr-quick-rollback"
+STATE = "/var/lib/maverick-rollback/lifetracker"
+LEDGER = STATE + "/ledger.jsonl"
+
+
+def sha(host, ref):
+    return host.check_output("git -C %s rev-parse %s^{commit}" % (APP_DIR, ref))
+
+
+def head(host):
+    return host.check_output("git -C %s rev-parse HEAD" % APP_DIR)
+
+
+def container_image(host, service):
+    """(container id, image id) of the running service container."""
+    out = host.check_output(
+        "docker ps --filter label=com.docker.compose.project=%s --filter label=com.docker.compose.service=%s "
+        "--format '{{.ID}}'" % (PROJECT, service))
+    image = host.check_output("docker inspect --format '{{.Image}}' %s" % out)
+    return out, image
+
+
+def image_id(host, ref):
+    return host.check_output("docker image inspect --format '{{.Id}}' %s" % ref)
+
+
+def ledger(host):
+    return [json.loads(line) for line in host.file(LEDGER).content_string.splitlines() if line.strip()]
+
+
+def test_converged_to_v1(host):
+    v1 = sha(host, "v1")
+    assert head(host) == v1
+    _, running = container_image(host, "api")
+    assert running == image_id(host, "%s-api:%s" % (PROJECT, v1))
+    status, body = health(host)
+    assert (status, body["commit"]) == (200, v1)
+    last = ledger(host)[-1]
+    assert (last["to_commit"], last["from_commit"], last["outcome"]) == (v1, sha(host, "v2"), "healthy")
+    assert last["images"]["api"] == running
+    assert host.file(LEDGER).mode == 0o600
+    assert host.file(STATE).mode == 0o700
+
+
+def test_check_mode_changes_nothing(host):
+    before = (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host)))
+    proc = run_playbook(PLAYBOOK, "--check", "-e", "commit=v2")
+    assert proc.returncode == 0, proc.stdout
+    assert "reuse kept images, no build; services that change: api" in proc.stdout
+    assert "CHECK MODE: nothing was changed" in proc.stdout
+    assert (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host))) == before
+
+
+@pytest.mark.parametrize("bad", ["zzz", "$(touch /tmp/pwned)", "v1;reboot", "--upload-pack=x", "../v1", ""])
+def test_bad_commit_is_refused_and_nothing_changes(host, bad):
+    before = (head(host), container_image(host, "api"), len(ledger(host)))
+    proc = run_playbook(PLAYBOOK, "-e", "commit=" + bad)
+    assert proc.returncode != 0
+    assert "Nothing was changed" in proc.stdout
+    if bad == "zzz":  # resolvable syntax: git said no, and the recent commits are listed
+        assert "does not resolve" in proc.stdout and "first release of LifeTracker" in proc.stdout
+    else:
+        assert "refusing commit" in proc.stdout
+    assert (head(host), container_image(host, "api"), len(ledger(host))) == before
+    assert not host.file("/tmp/pwned").exists
+    assert subprocess.run(["test", "-e", "/tmp/pwned"], check=False).returncode != 0
+
+
+def test_v1_to_v2_reuses_kept_images_without_build(host):
+    v2 = sha(host, "v2")
+    kept = image_id(host, "%s-api:%s" % (PROJECT, v2))  # tagged when converge left v2
+    web_before = container_image(host, "web")
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v2")
+    assert proc.returncode == 0, proc.stdout
+    assert "images: reused kept images, no build" in proc.stdout
+    assert "Building" not in proc.stdout and "build (no kept images" not in proc.stdout
+    assert head(host) == v2
+    assert container_image(host, "api")[1] == kept
+    assert container_image(host, "web") == web_before  # unchanged image: never recreated
+    assert health(host)[1]["commit"] == v2
+    assert ledger(host)[-1]["reused_images"] is True
+
+
+def test_previous_picks_last_healthy_release_from_ledger(host):
+    v1 = sha(host, "v1")
+    proc = run_playbook(PLAYBOOK, "-e", "commit=previous")
+    assert proc.returncode == 0, proc.stdout
+    assert head(host) == v1
+    assert health(host)[1]["commit"] == v1
+    assert ledger(host)[-1]["requested"] == "previous"
+
+
+def test_unhealthy_target_is_reverted(host):
+    v1, v3 = sha(host, "v1"), sha(host, "v3")
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v3", "-e", "app_rollback_health_deadline=8")
+    assert proc.returncode != 0
+    assert "TARGET UNHEALTHY" in proc.stdout and "HTTP 500" in proc.stdout
+    assert "== api: last 50 lines ==" in proc.stdout
+    assert "reverted to %s: healthy" % v1[:12] in proc.stdout
+    assert head(host) == v1
+    status, body = health(host)
+    assert (status, body["commit"]) == (200, v1)
+    last = ledger(host)[-1]
+    assert (last["to_commit"], last["outcome"], last["revert_health"]["healthy"]) == (v3, "reverted", True)
+    assert not host.file(STATE + "/lock").exists
+
+
+def test_second_concurrent_run_fails_on_the_lock(host):
+    first = start_playbook(PLAYBOOK, "-e", "commit=v2")
+    deadline = time.monotonic() + 60
+    while not host.file(STATE + "/lock").exists:
+        assert first.poll() is None, first.communicate()[0]
+        assert time.monotonic() < deadline, "first run never took the lock"
+        time.sleep(0.1)
+    second = run_playbook(PLAYBOOK, "-e", "commit=v2")
+    out, _ = first.communicate(timeout=300)
+    assert second.returncode != 0
+    assert "another run holds the lock" in second.stdout
+    assert first.returncode == 0, out
+    assert head(host) == sha(host, "v2")
+    assert not host.file(STATE + "/lock").exists
+
+
+def test_stale_lock_is_reported_and_broken_only_on_request(host):
+    stale = {"run_id": "crashed", "owner": "night-shift", "controller": "awx-1", "ttl": 60,
+             "started_epoch": time.time() - 3600, "started": "earlier", "awx_job_id": "42"}
+    host.run("printf '%%s' '%s' > %s/lock" % (json.dumps(stale), STATE))
+    refused = run_playbook(PLAYBOOK, "-e", "commit=v1")
+    assert refused.returncode != 0
+    assert "stale lock" in refused.stdout and "night-shift" in refused.stdout and "AWX job 42" in refused.stdout
+    assert head(host) == sha(host, "v2")
+    broken = run_playbook(PLAYBOOK, "-e", "commit=v1", "-e", "app_rollback_break_stale_lock=true")
+    assert broken.returncode == 0, broken.stdout
+    assert "broke a stale lock" in broken.stdout
+    assert head(host) == sha(host, "v1")
