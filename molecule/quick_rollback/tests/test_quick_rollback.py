@@ -1,8 +1,9 @@
 """quick_rollback scenario: real rollbacks of the sample app on the sandbox.
 
 Tests run in file order and build on each other's state:
-converge left the app on v1 (from v2), then v1 -> v2 (reuse), previous (-> v1),
-v1 -> v3 (fails, reverts to v1), concurrent runs (-> v2).
+converge left the app on v1 (from v2, schema-ahead allowed), then v1 -> v2
+(reuse), the migration gate refuses v1, previous (-> v1, allowed), v1 -> v3
+(fails, reverts to v1), concurrent runs (-> v2), stale lock (-> v1).
 """
 
 from __future__ import annotations
@@ -99,10 +100,22 @@ def test_v1_to_v2_reuses_kept_images_without_build(host):
     assert ledger(host)[-1]["reused_images"] is True
 
 
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "apply"])
+def test_migration_gate_refuses_code_older_than_the_schema(host, check_mode):
+    before = (head(host), container_image(host, "api"), len(ledger(host)))
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v1", *(["--check"] if check_mode else []))
+    assert proc.returncode != 0
+    assert "migration gate: the database has 1 migration(s) that %s does not know: 20250201000000_add_tags" % sha(host, "v1")[:12] \
+        in proc.stdout.replace("\n", " ").replace("  ", " ")
+    assert "playbooks/full_rollback.yml" in proc.stdout and "app_rollback_allow_schema_ahead=true" in proc.stdout
+    assert (head(host), container_image(host, "api"), len(ledger(host))) == before
+
+
 def test_previous_picks_last_healthy_release_from_ledger(host):
     v1 = sha(host, "v1")
-    proc = run_playbook(PLAYBOOK, "-e", "commit=previous")
+    proc = run_playbook(PLAYBOOK, "-e", "commit=previous", "-e", "app_rollback_allow_schema_ahead=true")
     assert proc.returncode == 0, proc.stdout
+    assert "allowed by app_rollback_allow_schema_ahead" in proc.stdout
     assert head(host) == v1
     assert health(host)[1]["commit"] == v1
     assert ledger(host)[-1]["requested"] == "previous"
@@ -143,11 +156,12 @@ def test_stale_lock_is_reported_and_broken_only_on_request(host):
     stale = {"run_id": "crashed", "owner": "night-shift", "controller": "awx-1", "ttl": 60,
              "started_epoch": time.time() - 3600, "started": "earlier", "awx_job_id": "42"}
     host.run("printf '%%s' '%s' > %s/lock" % (json.dumps(stale), STATE))
-    refused = run_playbook(PLAYBOOK, "-e", "commit=v1")
+    refused = run_playbook(PLAYBOOK, "-e", "commit=v1", "-e", "app_rollback_allow_schema_ahead=true")
     assert refused.returncode != 0
     assert "stale lock" in refused.stdout and "night-shift" in refused.stdout and "AWX job 42" in refused.stdout
     assert head(host) == sha(host, "v2")
-    broken = run_playbook(PLAYBOOK, "-e", "commit=v1", "-e", "app_rollback_break_stale_lock=true")
+    broken = run_playbook(PLAYBOOK, "-e", "commit=v1", "-e", "app_rollback_break_stale_lock=true",
+                          "-e", "app_rollback_allow_schema_ahead=true")
     assert broken.returncode == 0, broken.stdout
     assert "broke a stale lock" in broken.stdout
     assert head(host) == sha(host, "v1")

@@ -1,0 +1,890 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Maverick Applications
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure helpers shared by the pg_backup and pg_restore modules.
+
+Everything here is a small function without side effects on the database: argument
+list builders, parsers of the tools' output, format detection, backup names,
+retention selection, manifests, masking. The process plumbing (running the tools,
+streaming dumps) lives in _pg_runner.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import re
+import zlib
+
+CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
+MASK = "********"
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 4 * 1024
+
+# Keys of the app's .env (the official postgres image's convention, LifeTracker's .env).
+ENV_KEYS = {
+    "user": "POSTGRES_USER",
+    "password": "POSTGRES_PASSWORD",
+    "database": "POSTGRES_DB",
+    "port": "POSTGRES_PORT",
+}
+
+# Connection options shared by both modules (documented in each module).
+CONNECTION_ARGUMENT_SPEC = dict(
+    via=dict(type="str", default="compose", choices=["compose", "host"]),
+    project_dir=dict(type="path", default="/opt/lifetracker"),
+    compose_service=dict(type="str", default="postgres"),
+    compose_project=dict(type="str"),
+    env_file=dict(type="path"),
+    login_host=dict(type="str", default="127.0.0.1"),
+    login_port=dict(type="int"),
+    login_user=dict(type="str"),
+    login_password=dict(type="str", no_log=True),
+    maintenance_db=dict(type="str", default="postgres"),
+)
+
+
+class PgError(Exception):
+    """A failure the module reports as its msg (already masked and readable)."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+# --------------------------------------------------------------------------- .env
+
+
+def parse_env_file(text):
+    """Parse a Compose-style .env file (KEY=VALUE lines) into a dict.
+
+    Comments, blank lines and ``export`` prefixes are ignored; matching single or
+    double quotes around a value are removed; an unquoted value ends at `` #``.
+    """
+    result = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
+        result[key] = value
+    return result
+
+
+def resolve_connection(params, env):
+    """Merge module params with the app's .env: explicit params win.
+
+    Returns a dict with via, user, password, database, host, port, project_dir,
+    service, project, maintenance_db.
+    """
+    port = params.get("login_port")
+    if port is None:
+        env_port = env.get(ENV_KEYS["port"], "")
+        port = int(env_port) if env_port.isdigit() else 5432
+    return {
+        "via": params.get("via") or "compose",
+        "user": params.get("login_user") or env.get(ENV_KEYS["user"]) or None,
+        "password": params.get("login_password") or env.get(ENV_KEYS["password"]) or None,
+        "database": params.get("database") or env.get(ENV_KEYS["database"]) or None,
+        "host": params.get("login_host") or "127.0.0.1",
+        "port": port,
+        "project_dir": params.get("project_dir"),
+        "service": params.get("compose_service") or "postgres",
+        "project": params.get("compose_project") or None,
+        "maintenance_db": params.get("maintenance_db") or "postgres",
+    }
+
+
+# --------------------------------------------------------------------------- masking
+
+
+_URI_PW = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
+_KV_PW = re.compile(r"((?:PGPASSWORD|POSTGRES_PASSWORD|password)\s*[=:]\s*)(\S+)", re.I)
+
+
+def mask(text, secrets=()):
+    """Replace every secret, URI password and password=... value by ********."""
+    if text is None:
+        return text
+    text = str(text)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _URI_PW.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    return _KV_PW.sub(lambda m: m.group(1) + MASK, text)
+
+
+def tail_lines(text, count=8, width=2000):
+    """The last `count` non-empty lines of text (at most `width` characters)."""
+    lines = [ln.rstrip() for ln in (text or "").splitlines() if ln.strip()]
+    out = "\n".join(lines[-count:])
+    return out[-width:]
+
+
+def describe_exit(rc):
+    """'exit code 1' or 'killed by signal 9' for a subprocess return code."""
+    if rc is None:
+        return "no exit code"
+    if rc < 0:
+        return "killed by signal %d" % -rc
+    if rc in (137, 143):
+        return "exit code %d (killed by signal %d)" % (rc, rc - 128)
+    return "exit code %d" % rc
+
+
+def tool_failure(tool, rc, stderr, secrets=()):
+    """One clear message: tool, exit code, the last stderr lines, secrets masked."""
+    last = tail_lines(mask(stderr, secrets))
+    msg = "%s failed (%s)" % (tool, describe_exit(rc))
+    return msg + (": " + last if last else "")
+
+
+# --------------------------------------------------------------------------- names
+
+
+_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+_COMMIT = re.compile(r"^[0-9a-fA-F]{4,40}$")
+TS_FORMAT = "%Y%m%dT%H%M%SZ"
+DB_TS_FORMAT = "%Y%m%d%H%M%S"
+
+
+def check_db_name(name, what="database"):
+    """Return '' when name is a usable database name, else the reason."""
+    if not name:
+        return "%s name is empty" % what
+    if len(name.encode()) > 63:
+        return "%s name %r is longer than 63 bytes (PostgreSQL would truncate it)" % (what, name)
+    if not _DB_NAME.match(name):
+        return "%s name %r: use letters, digits, _ and - (no leading digit)" % (what, name)
+    return ""
+
+
+def check_app_name(name):
+    if not name or not _APP_NAME.match(name):
+        return "app %r: use letters, digits, '.' and '-' (no '_': it separates the name's fields)" % (name,)
+    return ""
+
+
+def short_commit(commit, length=12):
+    """Normalised short commit for file names: lower-case hex, or 'unknown'."""
+    if not commit or commit == "unknown":
+        return "unknown"
+    if not _COMMIT.match(commit):
+        raise PgError("commit %r is not a git SHA (4-40 hex digits)" % (commit,))
+    return commit.lower()[:length]
+
+
+def utc_stamp(when, fmt=TS_FORMAT):
+    return when.astimezone(datetime.timezone.utc).strftime(fmt)
+
+
+def backup_name(app, database, when, commit, seq=0):
+    """`<app>_<db>_<YYYYmmddTHHMMSSZ>_<commit>[-N].dump`."""
+    suffix = "-%d" % seq if seq else ""
+    return "%s_%s_%s_%s%s.dump" % (app, database, utc_stamp(when), short_commit(commit), suffix)
+
+
+def parse_backup_name(name, app, database):
+    """Fields of one of our backup names for this app and database, else None."""
+    pattern = r"^%s_%s_(\d{8}T\d{6}Z)_([0-9a-f]{4,40}|unknown)(?:-(\d+))?\.dump$" % (
+        re.escape(app), re.escape(database))
+    match = re.match(pattern, name)
+    if not match:
+        return None
+    return {"name": name, "stamp": match.group(1), "commit": match.group(2),
+            "seq": int(match.group(3) or 0)}
+
+
+def derived_db_name(database, kind, when):
+    """`<db>_restore_<ts>`, `<db>_pre_restore_<ts>`, `<db>_verify_<ts>`; checked length."""
+    name = "%s_%s_%s" % (database, kind, utc_stamp(when, DB_TS_FORMAT))
+    problem = check_db_name(name, kind + " database")
+    if problem:
+        raise PgError(problem)
+    return name
+
+
+DERIVED_KINDS = ("restore", "pre_restore", "verify")
+
+
+def is_derived_db(name, database):
+    """True when name is one of the scratch/pre-restore/verify databases of database."""
+    return any(re.match(r"^%s_%s_\d{14}$" % (re.escape(database), kind), name)
+               for kind in DERIVED_KINDS)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def select_for_removal(backups, keep, protect=()):
+    """Which backups retention removes.
+
+    backups: dicts with path, stamp (sortable), seq and verified. Keeps the newest
+    `keep` (0 = keep everything), the newest verified one and every path in protect.
+    Returns the paths to remove, oldest first.
+    """
+    if keep <= 0:
+        return []
+    protected = {os.path.realpath(p) for p in protect if p}
+    ordered = sorted(backups, key=lambda b: (b["stamp"], b.get("seq", 0), b["path"]), reverse=True)
+    newest_verified = next((b["path"] for b in ordered if b.get("verified")), None)
+    remove = []
+    for index, backup in enumerate(ordered):
+        if index < keep or backup["path"] == newest_verified:
+            continue
+        if os.path.realpath(backup["path"]) in protected:
+            continue
+        remove.append(backup["path"])
+    return list(reversed(remove))
+
+
+# --------------------------------------------------------------------------- argv
+
+
+def compose_prefix(docker, conn, env_names=(), env_values=None):
+    """`docker compose --project-directory D [-p P] exec -T [-e ...] <service>`.
+
+    env_names are passed by name only (`-e PGPASSWORD`): docker takes the value from
+    its own environment, so it never appears in an argument list.
+    """
+    argv = [docker, "compose", "--project-directory", conn["project_dir"]]
+    if conn.get("project"):
+        argv += ["-p", conn["project"]]
+    argv += ["exec", "-T"]
+    for key, value in sorted((env_values or {}).items()):
+        argv += ["-e", "%s=%s" % (key, value)]
+    for name in env_names:
+        argv += ["-e", name]
+    return argv + [conn["service"]]
+
+
+def conn_args(conn):
+    """-h/-p for host mode (compose mode uses the container's socket), then -U."""
+    argv = []
+    if conn["via"] == "host":
+        argv += ["-h", conn["host"], "-p", str(conn["port"])]
+    if conn.get("user"):
+        argv += ["-U", conn["user"]]
+    return argv + ["-w"]  # never prompt: a prompt would hang the module
+
+
+def pg_dump_argv(conn, database, fmt="custom", compress=0, jobs=1, out=None):
+    argv = ["pg_dump"] + conn_args(conn)
+    if fmt == "custom":
+        argv += ["-Fc", "-Z%d" % compress]
+        if out:
+            argv += ["-f", out]
+    elif fmt == "directory":
+        if not out:
+            raise PgError("directory format needs an output path")
+        argv += ["-Fd", "-j", str(max(1, jobs)), "-Z%d" % compress, "-f", out]
+    else:
+        raise PgError("unknown dump format %r" % (fmt,))
+    return argv + ["--dbname=%s" % database]
+
+
+def pg_restore_argv(conn, database, jobs=1, no_owner=True, no_privileges=False, src=None):
+    """Restore an archive (src path, or stdin when src is None) into database."""
+    argv = ["pg_restore"] + conn_args(conn) + ["--exit-on-error"]
+    if no_owner:
+        argv.append("--no-owner")
+    if no_privileges:
+        argv.append("--no-privileges")
+    if src is not None and jobs > 1:
+        argv += ["-j", str(jobs)]
+    argv.append("--dbname=%s" % database)
+    return argv + ([src] if src is not None else [])
+
+
+def pg_restore_list_argv(src=None):
+    return ["pg_restore", "--list"] + ([src] if src is not None else [])
+
+
+def pg_restore_read_argv(src=None):
+    """Read the whole archive without a database (catches truncated data blocks)."""
+    return ["pg_restore", "-f", "/dev/null"] + ([src] if src is not None else [])
+
+
+def psql_argv(conn, database, single_transaction=False, tuples=False, stop_on_error=True):
+    argv = ["psql"] + conn_args(conn) + ["-X", "-v", "ON_ERROR_STOP=%d" % (1 if stop_on_error else 0)]
+    if single_transaction:
+        argv.append("--single-transaction")
+    if tuples:
+        argv += ["-A", "-t", "-q", "-F", "\t"]
+    return argv + ["--dbname=%s" % database, "-f", "-"]
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(value):
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def list_databases_sql(database):
+    like = database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+    return ("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname;\n"
+            % quote_literal(like))
+
+
+def create_database_sql(name, like=None):
+    """CREATE DATABASE name, copying owner, encoding and locale of `like` (pg_database row)."""
+    sql = "CREATE DATABASE %s" % quote_ident(name)
+    if not like:
+        return sql + ";\n"
+    opts = ["TEMPLATE template0"]
+    if like.get("owner"):
+        opts.append("OWNER %s" % quote_ident(like["owner"]))
+    if like.get("encoding_name"):
+        opts.append("ENCODING %s" % quote_literal(like["encoding_name"]))
+    if like.get("datcollate"):
+        opts.append("LC_COLLATE %s" % quote_literal(like["datcollate"]))
+    if like.get("datctype"):
+        opts.append("LC_CTYPE %s" % quote_literal(like["datctype"]))
+    icu = like.get("daticulocale") or like.get("datlocale")
+    if like.get("datlocprovider") == "i" and icu:
+        opts.append("LOCALE_PROVIDER icu ICU_LOCALE %s" % quote_literal(icu))
+    return sql + " WITH " + " ".join(opts) + ";\n"
+
+
+def database_info_full_sql(name):
+    """pg_database row as JSON plus owner and encoding names (works on PG 9.5+)."""
+    return ("SELECT to_jsonb(d) || jsonb_build_object('owner', pg_get_userbyid(d.datdba), "
+            "'encoding_name', pg_encoding_to_char(d.encoding)) "
+            "FROM pg_database d WHERE datname = %s;\n" % quote_literal(name))
+
+
+def terminate_sql(names, wait_ms=5000, server_num=150000):
+    """End the sessions on these databases (PG 14+: wait until they are gone)."""
+    call = "pg_terminate_backend(pid, %d)" % wait_ms if server_num >= 140000 else "pg_terminate_backend(pid)"
+    return ("SELECT count(%s) FROM pg_stat_activity WHERE datname IN (%s) AND pid <> pg_backend_pid();\n"
+            % (call, ", ".join(quote_literal(n) for n in names)))
+
+
+def existing_sql(names):
+    return ("SELECT datname FROM pg_database WHERE datname IN (%s) ORDER BY datname;\n"
+            % ", ".join(quote_literal(n) for n in names))
+
+
+SWAP_FAILED = "maverick-swap-failed:"
+SWAP_STATE = "maverick-swap-state:"
+
+
+def swap_script(live, replacement, old, attempts=10):
+    """One psql script (run with ON_ERROR_STOP=0) that swaps database names with minimal downtime.
+
+    1. new connections to live and replacement are refused (committed, so it holds for
+       everyone);
+    2. in one transaction: end their sessions, wait until they are gone, rename
+       live -> old and replacement -> live (retried while a session is still there);
+       any failure is reported as a WARNING starting with SWAP_FAILED and renames nothing;
+    3. connections are allowed again on whichever of the names exist now;
+    4. the names that exist are printed (SWAP_STATE lines), so the caller sees the outcome.
+    When live does not exist, replacement is only renamed to live.
+    """
+    names = [live, replacement, old]
+    in_list = ", ".join(quote_literal(n) for n in (live, replacement))
+
+    def rename(src, dst):
+        return quote_literal("ALTER DATABASE %s RENAME TO %s" % (quote_ident(src), quote_ident(dst)))
+
+    lines = ["SELECT format('ALTER DATABASE %%I WITH ALLOW_CONNECTIONS false', datname) "
+             "FROM pg_database WHERE datname = %s \\gexec\n" % quote_literal(name) for name in (live, replacement)]
+    body = """DO $swap$
+DECLARE
+  attempt int;
+  waited int;
+  has_live boolean := EXISTS (SELECT 1 FROM pg_database WHERE datname = %(live)s);
+BEGIN
+  FOR attempt IN 1..%(attempts)d LOOP
+    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname IN (%(in_list)s) AND pid <> pg_backend_pid();
+    FOR waited IN 1..50 LOOP
+      PERFORM pg_stat_clear_snapshot();
+      EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                            WHERE datname IN (%(in_list)s) AND pid <> pg_backend_pid());
+      PERFORM pg_sleep(0.1);
+    END LOOP;
+    BEGIN
+      IF has_live THEN
+        EXECUTE %(live_to_old)s;
+      END IF;
+      EXECUTE %(replacement_to_live)s;
+      RETURN;
+    EXCEPTION WHEN object_in_use THEN
+      IF attempt = %(attempts)d THEN
+        RAISE WARNING '%(failed)s %%', SQLERRM;
+        RETURN;
+      END IF;
+      PERFORM pg_sleep(0.2);
+    END;
+  END LOOP;
+EXCEPTION WHEN others THEN
+  RAISE WARNING '%(failed)s %%', SQLERRM;
+END
+$swap$;
+""" % {"live": quote_literal(live), "attempts": attempts, "in_list": in_list,
+       "live_to_old": rename(live, old), "replacement_to_live": rename(replacement, live),
+       "failed": SWAP_FAILED}
+    enable = ("SELECT format('ALTER DATABASE %%I WITH ALLOW_CONNECTIONS true', datname) "
+              "FROM pg_database WHERE datname IN (%s) \\gexec\n" % ", ".join(quote_literal(n) for n in names))
+    state = ("SELECT %s || datname FROM pg_database WHERE datname IN (%s) ORDER BY datname;\n"
+             % (quote_literal(SWAP_STATE), ", ".join(quote_literal(n) for n in names)))
+    return "".join(lines) + body + enable + state
+
+
+def parse_swap_output(stdout, stderr):
+    """(names that exist after the swap script, failure message or '')."""
+    exists = {line[len(SWAP_STATE):] for line in (stdout or "").splitlines() if line.startswith(SWAP_STATE)}
+    failure = ""
+    for line in (stderr or "").splitlines():
+        if SWAP_FAILED in line:
+            failure = line.split(SWAP_FAILED, 1)[1].strip()
+        elif not failure and "ERROR:" in line:
+            failure = line.split("ERROR:", 1)[1].strip()
+    return exists, failure
+
+
+def drop_database_sql(name, server_num=150000):
+    force = " WITH (FORCE)" if server_num >= 130000 else ""
+    return "DROP DATABASE IF EXISTS %s%s;\n" % (quote_ident(name), force)
+
+
+TABLE_COUNT_SQL = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                   "AND n.nspname NOT LIKE 'pg\\_toast%';\n")
+
+# Exact row count of every user table in one statement (query_to_xml runs a count per table).
+ROW_COUNTS_SQL = (
+    "SELECT format('%I.%I', n.nspname, c.relname), "
+    "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), "
+    "false, true, '')))[1]::text "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1;\n")
+
+SERVER_VERSION_SQL = "SELECT current_setting('server_version'), current_setting('server_version_num');\n"
+
+
+def parse_row_counts(text):
+    """`schema.table<TAB>count` lines -> {name: int}."""
+    counts = {}
+    for line in (text or "").splitlines():
+        name, sep, value = line.rpartition("\t")
+        if sep and value.strip().isdigit():
+            counts[name] = int(value)
+    return counts
+
+
+def compare_row_counts(before, restored, after=None):
+    """Tables whose restored count is not between the live counts before and after the dump.
+
+    Returns a list of 'table: restored N, live M' strings (empty = all match).
+    """
+    after = before if after is None else after
+    problems = []
+    for table in sorted(set(before) | set(restored) | set(after)):
+        got = restored.get(table)
+        low, high = before.get(table), after.get(table)
+        if got is None:
+            problems.append("%s: missing from the restored copy" % table)
+            continue
+        if low is None and high is None:
+            problems.append("%s: not in the live database" % table)
+            continue
+        bounds = [v for v in (low, high) if v is not None]
+        if not min(bounds) <= got <= max(bounds):
+            live = str(low) if low == high or high is None else "%s..%s" % (low, high)
+            problems.append("%s: restored %d rows, live %s" % (table, got, live))
+    return problems
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+_VERSION = re.compile(r"(\d+(?:\.\d+)+|\d+(?:devel|beta\d*|rc\d*))")
+
+
+def parse_tool_version(text):
+    """'pg_dump (PostgreSQL) 15.18 (Debian ...)' -> '15.18'."""
+    match = _VERSION.search(text or "")
+    return match.group(1) if match else None
+
+
+# TOC entry types of pg_restore --list, the longest ones first (types can have spaces).
+TOC_TYPES = sorted([
+    "ACCESS METHOD", "ACL", "AGGREGATE", "BLOB", "BLOB METADATA", "BLOBS", "CAST", "CHECK CONSTRAINT",
+    "COLLATION", "COMMENT", "CONSTRAINT", "CONVERSION", "DATABASE", "DATABASE PROPERTIES",
+    "DEFAULT", "DEFAULT ACL", "DOMAIN", "ENCODING", "EVENT TRIGGER", "EXTENSION", "FK CONSTRAINT",
+    "FOREIGN DATA WRAPPER", "FOREIGN SERVER", "FOREIGN TABLE", "FUNCTION", "INDEX",
+    "INDEX ATTACH", "LARGE OBJECT", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA", "OPERATOR",
+    "OPERATOR CLASS", "OPERATOR FAMILY", "POLICY", "PROCEDURE", "PROCEDURAL LANGUAGE",
+    "PUBLICATION", "PUBLICATION TABLE", "PUBLICATION TABLES IN SCHEMA", "ROW SECURITY", "RULE",
+    "SCHEMA", "SEARCHPATH", "SECURITY LABEL", "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET",
+    "SERVER", "SHELL TYPE", "STATISTICS", "STDSTRINGS", "SUBSCRIPTION", "SUBSCRIPTION TABLE",
+    "TABLE", "TABLE ATTACH", "TABLE DATA", "TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY",
+    "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "TRANSFORM", "TRIGGER", "TYPE", "USER MAPPING",
+    "VIEW",
+], key=len, reverse=True)
+
+_TOC_LINE = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
+_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z_ ]*?):\s*(.*)$")
+
+
+def parse_toc(text):
+    """Parse `pg_restore --list` output: header fields and entries per type.
+
+    Returns dict: toc_entries (header count, else listed lines), format, compression,
+    server_version, pg_dump_version, dbname, created (archive time), types ({type: n}),
+    table_count, tables (["schema.name", ...]), listed (entries listed).
+    """
+    header = {}
+    types = {}
+    tables = []
+    listed = 0
+    for line in (text or "").splitlines():
+        entry = _TOC_LINE.match(line)
+        if entry:
+            listed += 1
+            rest = entry.group(4)
+            kind = next((t for t in TOC_TYPES if rest == t or rest.startswith(t + " ")), rest.split(" ")[0])
+            types[kind] = types.get(kind, 0) + 1
+            if kind == "TABLE":
+                fields = rest[len(kind) + 1:].split(" ")
+                if len(fields) >= 2:
+                    tables.append("%s.%s" % (fields[0], fields[1]))
+            continue
+        if line.startswith("; Archive created at "):
+            header["created"] = line[len("; Archive created at "):].strip()
+            continue
+        field = _HEADER.match(line)
+        if field:
+            header[field.group(1).strip().lower()] = field.group(2).strip()
+    if not listed and "format" not in header:
+        raise PgError("pg_restore --list printed no table of contents")
+    toc = header.get("toc entries", "")
+    return {
+        "toc_entries": int(toc) if toc.isdigit() else listed,
+        "listed": listed,
+        "format": header.get("format", "").lower() or None,
+        "compression": header.get("compression"),
+        "server_version": header.get("dumped from database version"),
+        "pg_dump_version": header.get("dumped by pg_dump version"),
+        "dbname": header.get("dbname"),
+        "created": header.get("created"),
+        "types": types,
+        "table_count": types.get("TABLE", 0),
+        "tables": tables,
+    }
+
+
+_TAG = re.compile(r"^(?:[A-Z]+)(?: [A-Z]+)*(?: \d+)*$")
+
+
+def count_command_tags(lines):
+    """Count psql command tags ('CREATE TABLE', 'COPY 25', ...) from its stdout.
+
+    Returns (objects {tag: n}, rows copied by COPY). Query results (setval rows,
+    headers) are ignored.
+    """
+    objects = {}
+    rows = 0
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line or not _TAG.match(line):
+            continue
+        words = line.split(" ")
+        numbers = [w for w in words if w.isdigit()]
+        tag = " ".join(w for w in words if not w.isdigit())
+        if tag in ("SET", "SELECT", "BEGIN", "COMMIT", "ROLLBACK"):
+            continue
+        if tag == "COPY" and numbers:
+            rows += int(numbers[-1])
+        objects[tag] = objects.get(tag, 0) + 1
+    return objects, rows
+
+
+# --------------------------------------------------------------------------- formats
+
+
+PLAIN_MARK = b"-- PostgreSQL database dump"
+PLAIN_DONE = b"-- PostgreSQL database dump complete"
+CLUSTER_MARK = b"-- PostgreSQL database cluster dump"
+
+
+def sniff(head):
+    """Format of a file from its first bytes: custom, gzip, tar, plain, empty or unknown."""
+    if not head:
+        return "empty"
+    if head.startswith(b"PGDMP"):
+        return "custom"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if b"\x00" in head[:8192]:
+        return "unknown"
+    try:
+        head[:8192].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head[:8192]) - 4:  # a multi-byte char cut at the end is fine
+            return "unknown"
+    return "plain"
+
+
+def check_plain(head, tail):
+    """Problems with a plain SQL dump, from its first and last bytes ('' = fine)."""
+    text = head.decode("utf-8", "replace")
+    if not text.strip():
+        return "plain SQL file contains only whitespace"
+    if CLUSTER_MARK in head:
+        return ("this is a pg_dumpall cluster dump (roles, several databases, \\connect); "
+                "restore one database's dump instead")
+    if re.search(r"^\\(connect|c)\s", text, re.M) or re.search(r"^CREATE DATABASE\s", text, re.M):
+        return ("the SQL creates or connects to its own database (pg_dump --create); it would not "
+                "restore into the target database: dump without --create")
+    if PLAIN_MARK in head and PLAIN_DONE not in tail:
+        return ("plain SQL dump is truncated: pg_dump's last line '-- PostgreSQL database dump "
+                "complete' is missing")
+    return ""
+
+
+def read_head_tail(path, head_size=HEAD_BYTES, tail_size=TAIL_BYTES):
+    """First and last bytes of a file, without reading the middle."""
+    with open(path, "rb") as handle:
+        head = handle.read(head_size)
+        size = os.fstat(handle.fileno()).st_size
+        if size <= head_size:
+            return head, head[-tail_size:]
+        handle.seek(max(head_size, size - tail_size))
+        return head, handle.read()
+
+
+def gzip_head_tail(path, head_size=HEAD_BYTES, tail_size=TAIL_BYTES):
+    """Decompressed first and last bytes of a gzip file, reading it as a stream to the end.
+
+    A truncated or corrupt stream raises PgError. Returns (head, tail, decompressed size).
+    """
+    head = b""
+    tail = b""
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while True:
+                block = stream.read(CHUNK)
+                if not block:
+                    break
+                total += len(block)
+                if len(head) < head_size:
+                    head += block[:head_size - len(head)]
+                tail = (tail + block)[-tail_size:]
+    except EOFError:
+        raise PgError("gzip stream in %s is truncated (ends before the gzip trailer)" % path)
+    except (OSError, zlib.error) as exc:
+        raise PgError("gzip stream in %s is corrupt: %s" % (path, exc))
+    return head, tail, total
+
+
+def detect_format(path):
+    """Detect a backup's format from its content and check what can be checked cheaply.
+
+    Returns dict: format (custom, directory, tar, plain), compression (gzip or None),
+    size (bytes on disk), kind (file or directory). Raises PgError for a missing,
+    empty, truncated or unreadable backup. A gzip file is read to its end (that is
+    how a truncated gzip stream shows).
+    """
+    if not os.path.exists(path):
+        raise PgError("backup %s does not exist" % path)
+    if os.path.isdir(path):
+        toc = os.path.join(path, "toc.dat")
+        if not os.path.isfile(toc):
+            raise PgError("%s is a directory without toc.dat: not a directory-format dump" % path)
+        with open(toc, "rb") as handle:
+            if handle.read(5) != b"PGDMP":
+                raise PgError("%s does not start with PGDMP: corrupt directory-format dump" % toc)
+        return {"format": "directory", "compression": None, "size": tree_size(path), "kind": "directory"}
+    size = os.path.getsize(path)
+    if size == 0:
+        raise PgError("backup %s is empty (0 bytes)" % path)
+    head, tail = read_head_tail(path)
+    kind = sniff(head)
+    compression = None
+    if kind == "gzip":
+        compression = "gzip"
+        head, tail, _ = gzip_head_tail(path)
+        kind = sniff(head)
+        if kind == "empty":
+            raise PgError("backup %s decompresses to nothing" % path)
+        if kind == "gzip":
+            raise PgError("backup %s is gzip inside gzip; decompress it once first" % path)
+    if kind == "unknown":
+        raise PgError("backup %s is not a PostgreSQL dump (not custom, directory, tar, gzip or plain SQL)"
+                      % path)
+    if kind == "custom" and len(head) < 64:
+        raise PgError("backup %s is truncated: a custom-format header alone" % path)
+    if kind == "plain":
+        problem = check_plain(head, tail)
+        if problem:
+            raise PgError("backup %s: %s" % (path, problem))
+    return {"format": kind, "compression": compression, "size": size, "kind": "file"}
+
+
+def restore_plan(via, fmt, compression=None, jobs=1):
+    """How a backup of this format is restored (pure: decides, runs nothing).
+
+    Returns dict: tool (psql or pg_restore), feed (path: the tool opens the file
+    itself; stdin: the module streams it, gunzipping on the way), jobs (used),
+    note (why jobs was reduced, or ''). Raises PgError when it cannot work.
+    """
+    if fmt == "plain":
+        note = "plain SQL runs in one psql session: jobs does not apply" if jobs > 1 else ""
+        return {"tool": "psql", "feed": "stdin", "gunzip": compression == "gzip", "jobs": 1, "note": note}
+    if fmt == "directory":
+        if via != "host":
+            raise PgError("a directory-format dump can only be restored with via: host (pg_restore in "
+                          "the container cannot read a directory on the host, and a directory cannot be "
+                          "streamed on stdin)")
+        return {"tool": "pg_restore", "feed": "path", "gunzip": False, "jobs": max(1, jobs), "note": ""}
+    if fmt not in ("custom", "tar"):
+        raise PgError("unknown format %r" % (fmt,))
+    if via == "host" and not compression:
+        if fmt == "tar" and jobs > 1:
+            return {"tool": "pg_restore", "feed": "path", "gunzip": False, "jobs": 1,
+                    "note": "pg_restore cannot restore a tar-format archive in parallel: jobs=1"}
+        return {"tool": "pg_restore", "feed": "path", "gunzip": False, "jobs": max(1, jobs), "note": ""}
+    why = "via: compose streams the archive on stdin" if via != "host" else "a gzipped archive is streamed"
+    note = ("%s and pg_restore cannot run parallel jobs from stdin: jobs=1 (use via: host with an "
+            "uncompressed archive for -j)" % why) if jobs > 1 else ""
+    return {"tool": "pg_restore", "feed": "stdin", "gunzip": compression == "gzip", "jobs": 1, "note": note}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def tree_size(path):
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            total += os.path.getsize(os.path.join(root, name))
+    return total
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_path(path):
+    """sha256 of a file; for a directory, sha256 of its sorted `sha256sum` listing."""
+    if not os.path.isdir(path):
+        return sha256_file(path)
+    names = []
+    for root, _dirs, files in os.walk(path):
+        names += [os.path.relpath(os.path.join(root, name), path) for name in files]
+    listing = "".join("%s  %s\n" % (sha256_file(os.path.join(path, name)), name) for name in sorted(names))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def manifest_path(path):
+    return path.rstrip("/") + ".json"
+
+
+def build_manifest(**fields):
+    """The sidecar manifest: fixed key order, None values kept (explicitly unknown)."""
+    keys = ["app", "database", "path", "format", "compression", "size", "sha256", "table_count",
+            "toc_entries", "server_version", "commit", "created_at", "verified", "verification",
+            "row_counts", "tools", "via"]
+    manifest = {key: fields.get(key) for key in keys}
+    manifest["manifest_version"] = 1
+    return manifest
+
+
+def write_private(path, data):
+    """Write bytes to path mode 0600 through a temporary name, fsync, rename."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    fsync_dir(os.path.dirname(path) or ".")
+
+
+def write_manifest(path, manifest):
+    write_private(path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_manifest(path):
+    """The manifest beside a backup: dict, or None when there is none; PgError when unreadable."""
+    mpath = manifest_path(path)
+    if not os.path.exists(mpath):
+        return None
+    try:
+        with open(mpath, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PgError("manifest %s is unreadable: %s" % (mpath, exc))
+    if not isinstance(data, dict) or not re.match(r"^[0-9a-f]{64}$", str(data.get("sha256", ""))):
+        raise PgError("manifest %s has no valid sha256" % mpath)
+    return data
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path):
+    """fsync every file of a directory tree and the directories themselves."""
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(root)
+
+
+def parse_iso(text):
+    """ISO-8601 UTC time ('2026-01-02T03:04:05Z') -> aware datetime, or None."""
+    if not text:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def iso(when):
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,608 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Maverick Applications
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_restore
+short_description: Verify a PostgreSQL backup and restore it with a scratch database and a name swap
+version_added: 0.1.0
+description:
+  - One step of a restore per call, so a role can stop the API only for the swap -
+    C(verified) (nothing changes), then C(restored_scratch) (API up), stop the API,
+    C(swapped), start the API, health gate; on failure after the swap C(swapped_back).
+    C(in_place) drops and restores the live database (for hosts short of disk); C(dropped)
+    removes a scratch or pre-restore database.
+  - The format is detected from the content, not the name - custom (starts with C(PGDMP)),
+    directory (has C(toc.dat)), tar, gzip (gunzipped as a stream, then detected) or plain
+    SQL. A missing, 0-byte, truncated or corrupt backup fails verification before anything
+    changes - a sidecar manifest C(<path>.json) (from M(maverick.rollback.pg_backup)) must
+    match in size and sha256; archives must be readable by C(pg_restore --list), and without
+    a manifest every data block is read (C(pg_restore -f /dev/null)); a gzip stream is read
+    to its trailer; a plain pg_dump script must end with pg_dump's completion line and must
+    not create or connect to its own database.
+  - Plain SQL is restored with C(psql --single-transaction -v ON_ERROR_STOP=1) fed on stdin
+    (all or nothing); custom, tar and directory archives with C(pg_restore --exit-on-error
+    --no-owner), with C(-j) when the tool can open the file itself (see O(jobs)).
+  - Database-level statements (CREATE, ALTER ... RENAME, DROP DATABASE) run in
+    O(maintenance_db). Passwords go only through the environment or a 0600 pgpass file,
+    never on a command line or into the results.
+options:
+  state:
+    description:
+      - C(verified) - verify O(path) only and report its format, size, age and contents.
+      - C(restored_scratch) - verify, create O(scratch_database) (default
+        C(<db>_restore_<YYYYmmddHHMMSS>)) with the live database's owner, encoding and
+        locale, restore into it; on failure drop it again. The live database is not touched.
+      - C(swapped) - refuse new connections to the live and scratch databases, end their
+        sessions, then in one transaction rename the live database to
+        O(pre_restore_database) (default C(<db>_pre_restore_<YYYYmmddHHMMSS>)) and
+        O(scratch_database) to the live name; connections are allowed again afterwards
+        (also when the rename fails, which then changes nothing). Stop the API first.
+      - C(swapped_back) - undo a swap - the live database becomes O(scratch_database)
+        (default C(<db>_restore_<YYYYmmddHHMMSS>)) again and O(pre_restore_database) becomes
+        the live one. Nothing is dropped.
+      - C(in_place) - verify, drop the live database (ending its sessions), recreate it
+        empty with the same owner, encoding and locale and restore into it. A failure
+        leaves it partly restored - take a safety backup first and stop the API.
+      - C(dropped) - drop O(drop_database), which must be a C(<db>_restore_*),
+        C(<db>_pre_restore_*) or C(<db>_verify_*) database of O(database) (never the live one).
+    type: str
+    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped]
+    default: verified
+  path:
+    description:
+      - The backup - a file (custom, tar, plain SQL, any of them gzipped) or a directory-format
+        dump. Required for C(verified), C(restored_scratch) and C(in_place).
+    type: path
+  database:
+    description: The live database. Default C(POSTGRES_DB) from O(env_file).
+    type: str
+  scratch_database:
+    description:
+      - C(restored_scratch) - name of the database to create (must not exist).
+      - C(swapped) - the restored database to put in place (required).
+      - C(swapped_back) - the name the displaced restored database gets.
+    type: str
+  pre_restore_database:
+    description:
+      - C(swapped) - the name the old live database gets. When it exists already and
+        O(scratch_database) is gone, the swap is reported as done (no change).
+      - C(swapped_back) - the old live database to put back (required).
+    type: str
+  drop_database:
+    description: The database C(state=dropped) removes.
+    type: str
+  sha256:
+    description: Expected sha256 of the backup (for example from the release ledger); checked in addition to the manifest.
+    type: str
+  require_manifest:
+    description: Refuse a backup that has no sidecar manifest.
+    type: bool
+    default: false
+  jobs:
+    description:
+      - Parallel jobs of C(pg_restore -j) (default 2 where it applies). Used only where
+        pg_restore can open the archive itself - O(via=host) with an uncompressed custom or
+        directory dump. With O(via=compose) the archive is streamed on the container's stdin
+        and pg_restore cannot run parallel jobs from stdin, so one job runs there (a warning
+        says so when O(jobs) was set); plain SQL always runs in one psql session.
+    type: int
+  no_owner:
+    description: C(pg_restore --no-owner) - objects belong to the restoring user (plain SQL keeps its ALTER ... OWNER statements).
+    type: bool
+    default: true
+  no_privileges:
+    description: C(pg_restore --no-privileges) - skip GRANT/REVOKE (for a server without the dump's roles).
+    type: bool
+    default: false
+  count_rows:
+    description: After a restore, count the rows of every table of the restored database (exact counts, reads every table).
+    type: bool
+    default: false
+  via:
+    description:
+      - C(compose) runs the tools with C(docker compose --project-directory <project_dir>
+        exec -T <compose_service>) and streams the backup into them on stdin.
+      - C(host) runs the client tools on the host against O(login_host):O(login_port).
+    type: str
+    choices: [compose, host]
+    default: compose
+  project_dir:
+    description: The Compose project directory (the app checkout, with its C(.env)).
+    type: path
+    default: /opt/lifetracker
+  compose_service:
+    description: Compose service of the database.
+    type: str
+    default: postgres
+  compose_project:
+    description: Compose project name (C(docker compose -p)); default what Compose derives (C(.env)).
+    type: str
+  env_file:
+    description:
+      - The app's env file, read for C(POSTGRES_USER), C(POSTGRES_PASSWORD), C(POSTGRES_DB) and
+        C(POSTGRES_PORT) when the matching option is not set. Default C(<project_dir>/.env)
+        when it exists.
+    type: path
+  login_host:
+    description: Database host for O(via=host).
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: Database port for O(via=host). Default C(POSTGRES_PORT) from O(env_file), else 5432.
+    type: int
+  login_user:
+    description: Database user (needs CREATEDB and ownership of the databases it renames or drops). Default C(POSTGRES_USER) from O(env_file).
+    type: str
+  login_password:
+    description:
+      - Password. Default C(POSTGRES_PASSWORD) from O(env_file). Passed through a 0600 pgpass
+        file (host) or the environment (compose); never on a command line; masked in output.
+    type: str
+  maintenance_db:
+    description: Database to connect to for CREATE, ALTER and DROP DATABASE.
+    type: str
+    default: postgres
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Verification runs fully (it only reads); every other step reports what it would do
+        (database names, plan) after read-only checks of the server, and changes nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Database-level settings (C(ALTER DATABASE ... SET)) and grants on the database itself
+    are not part of a dump without C(--create); a swapped-in database has the owner,
+    encoding and locale of the live one but not those settings.
+  - A plain SQL dump restores with its C(ALTER ... OWNER TO) statements, so its roles must
+    exist; a dump made with C(--clean) or C(--create) is refused or fails on an empty database.
+seealso:
+  - module: maverick.rollback.pg_backup
+author:
+  - Maverick Applications SRE
+"""
+
+EXAMPLES = r"""
+- name: Verify the backup while the API is still up
+  maverick.rollback.pg_restore:
+    path: "{{ backup_path }}"
+  register: checked
+
+- name: Restore into a scratch database (API keeps serving)
+  maverick.rollback.pg_restore:
+    state: restored_scratch
+    path: "{{ backup_path }}"
+  register: scratch
+
+- name: Swap it in (the API is stopped around this task)
+  maverick.rollback.pg_restore:
+    state: swapped
+    scratch_database: "{{ scratch.scratch_database }}"
+  register: swap
+
+- name: Undo the swap when the health gate fails
+  maverick.rollback.pg_restore:
+    state: swapped_back
+    pre_restore_database: "{{ swap.old_database }}"
+    scratch_database: "{{ scratch.scratch_database }}"
+
+- name: Restore the runbook's plain dump with the host's client tools
+  maverick.rollback.pg_restore:
+    state: restored_scratch
+    path: /root/backup_20260105_031500.sql
+    via: host
+    login_port: 5433
+
+- name: Remove an old pre-restore database on request
+  maverick.rollback.pg_restore:
+    state: dropped
+    drop_database: lifetracker_pre_restore_20260105031500
+"""
+
+RETURN = r"""
+state:
+  description: The state asked for.
+  type: str
+  returned: always
+database:
+  description: The live database.
+  type: str
+  returned: always
+format:
+  description: Detected format - C(custom), C(directory), C(tar) or C(plain).
+  type: str
+  returned: when a backup was verified
+compression:
+  description: C(gzip) when the file is gzipped, else null.
+  type: str
+  returned: when a backup was verified
+size:
+  description: Bytes on disk.
+  type: int
+  returned: when a backup was verified
+sha256:
+  description: sha256 of the backup (directory - of its sorted sha256sum listing).
+  type: str
+  returned: when a backup was verified
+manifest:
+  description: Path of the sidecar manifest, null when there is none.
+  type: str
+  returned: when a backup was verified
+manifest_checked:
+  description: Whether a manifest's size and sha256 matched the file.
+  type: bool
+  returned: when a backup was verified
+age_s:
+  description: Seconds since the backup was taken (manifest C(created_at), else the file's mtime).
+  type: int
+  returned: when a backup was verified
+backup_commit:
+  description: Commit recorded in the manifest.
+  type: str
+  returned: when the backup has a manifest
+toc_entries:
+  description: Entries in the archive's table of contents (not for plain SQL).
+  type: int
+  returned: when an archive was verified
+table_count:
+  description: Tables in the archive (TABLE entries; not for plain SQL).
+  type: int
+  returned: when an archive was verified
+scratch_database:
+  description: The scratch database created (restored_scratch), swapped in (swapped) or displaced (swapped_back).
+  type: str
+  returned: restored_scratch, swapped, swapped_back
+old_database:
+  description: Name the previous live database now has (swapped), or the one put back (swapped_back). Null when there was no live database.
+  type: str
+  returned: swapped, swapped_back
+objects:
+  description:
+    - What was restored - archive TOC entries per type (custom, directory, tar) or psql command
+      tags per tag (plain SQL, for example C(CREATE TABLE), C(COPY)).
+  type: dict
+  returned: after a restore
+objects_total:
+  description: Sum of RV(objects).
+  type: int
+  returned: after a restore
+rows_copied:
+  description: Rows loaded by COPY (plain SQL only).
+  type: int
+  returned: after a plain SQL restore
+restored_table_count:
+  description: Tables in the database after the restore.
+  type: int
+  returned: after a restore
+row_counts:
+  description: Rows per table after the restore.
+  type: dict
+  returned: count_rows=true after a restore
+jobs:
+  description: Parallel jobs actually used.
+  type: int
+  returned: after a restore
+actions:
+  description: What changed, one line each (what would change, in check mode).
+  type: list
+  elements: str
+  returned: always
+restore_databases:
+  description: Scratch, pre-restore and verify databases of O(database) that exist afterwards.
+  type: list
+  elements: str
+  returned: when the server was contacted
+duration_s:
+  description: Seconds the step took, verification included.
+  type: float
+  returned: always
+max_rss_mb:
+  description: Peak resident memory of the module process in MiB (stays flat with backup size).
+  type: float
+  returned: always
+"""
+
+import datetime
+import os
+import resource
+import signal
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
+    CONNECTION_ARGUMENT_SPEC, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
+    mask, parse_env_file, parse_iso, read_manifest, resolve_connection, restore_plan, sha256_path)
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _on_signal(signum, _frame):
+    raise Interrupted("interrupted by signal %d" % signum)
+
+
+def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
+    """Everything the module checks before it changes anything. Returns facts; PgError when bad."""
+    info = detect_format(path)
+    manifest = read_manifest(path)
+    if manifest is None and require_manifest:
+        raise PgError("backup %s has no manifest (%s.json) and require_manifest is set" % (path, path))
+    digest = sha256_path(path)
+    facts = {"format": info["format"], "compression": info["compression"], "size": info["size"],
+             "sha256": digest, "manifest": path.rstrip("/") + ".json" if manifest else None,
+             "manifest_checked": False}
+    if manifest:
+        if manifest.get("size") is not None and int(manifest["size"]) != info["size"]:
+            raise PgError("backup %s is %d bytes but its manifest says %s: truncated or changed since the backup"
+                          % (path, info["size"], manifest["size"]))
+        if manifest["sha256"] != digest:
+            raise PgError("backup %s: sha256 %s does not match its manifest (%s): corrupt or changed since the backup"
+                          % (path, digest, manifest["sha256"]))
+        facts["manifest_checked"] = True
+        facts["backup_commit"] = manifest.get("commit")
+    if expected_sha256 and expected_sha256.lower() != digest:
+        raise PgError("backup %s: sha256 %s is not the expected %s" % (path, digest, expected_sha256.lower()))
+    created = parse_iso(manifest.get("created_at")) if manifest else None
+    stamp = created.timestamp() if created else os.path.getmtime(path)
+    facts["age_s"] = max(0, int(time.time() - stamp))
+    if info["format"] != "plain":
+        try:
+            toc = ops.archive_list(path, info)
+            if not facts["manifest_checked"]:
+                ops.archive_read(path, info)  # no checksum vouches for the data blocks: read them all
+        except PgError as exc:
+            raise PgError("backup %s is not readable (truncated or corrupt?): %s" % (path, exc.msg))
+        facts.update(toc_entries=toc["toc_entries"], table_count=toc["table_count"])
+        info["toc"] = toc
+    return info, facts
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", default="verified",
+                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped"]),
+        path=dict(type="path"),
+        database=dict(type="str"),
+        scratch_database=dict(type="str"),
+        pre_restore_database=dict(type="str"),
+        drop_database=dict(type="str"),
+        sha256=dict(type="str"),
+        require_manifest=dict(type="bool", default=False),
+        jobs=dict(type="int"),
+        no_owner=dict(type="bool", default=True),
+        no_privileges=dict(type="bool", default=False),
+        count_rows=dict(type="bool", default=False),
+    )
+    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[
+            ("state", "verified", ["path"]),
+            ("state", "restored_scratch", ["path"]),
+            ("state", "in_place", ["path"]),
+            ("state", "swapped", ["scratch_database"]),
+            ("state", "swapped_back", ["pre_restore_database"]),
+            ("state", "dropped", ["drop_database"]),
+        ],
+    )
+    p = module.params
+    state = p["state"]
+    os.umask(0o077)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    env = {}
+    env_file = p["env_file"] or (os.path.join(p["project_dir"], ".env") if p["project_dir"] else None)
+    if env_file and os.path.isfile(env_file):
+        with open(env_file, "r", errors="replace") as handle:
+            env = parse_env_file(handle.read())
+    elif p["env_file"]:
+        module.fail_json(msg="env_file %s does not exist" % p["env_file"])
+    conn = resolve_connection(p, env)
+    secrets = [conn["password"]]
+    if conn["password"]:
+        module.no_log_values.add(conn["password"])
+    db = conn["database"]
+
+    problems = [check_db_name(db or "")]
+    for key in ("scratch_database", "pre_restore_database", "drop_database"):
+        if p[key]:
+            problems.append(check_db_name(p[key], key.replace("_", " ")))
+            if p[key] == db:
+                problems.append("%s must not be the live database %s" % (key, db))
+    if db and db == conn["maintenance_db"]:
+        problems.append("the live database must not be the maintenance database %s" % db)
+    if state == "dropped" and p["drop_database"] and db and not is_derived_db(p["drop_database"], db):
+        problems.append("drop_database %s is not a scratch, pre-restore or verify database of %s "
+                        "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (p["drop_database"], db))
+    if not conn["user"]:
+        problems.append("no database user: set login_user or POSTGRES_USER in %s" % (env_file or "the env file"))
+    if p["jobs"] is not None and p["jobs"] < 1:
+        problems.append("jobs must be at least 1")
+    jobs = p["jobs"] or 2
+    if p["sha256"] and not (len(p["sha256"]) == 64 and all(c in "0123456789abcdefABCDEF" for c in p["sha256"])):
+        problems.append("sha256 must be 64 hex digits")
+    problems = [x for x in problems if x]
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+    result = dict(changed=False, state=state, database=db, actions=[])
+    started = time.monotonic()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    docker = module.get_bin_path("docker", required=conn["via"] == "compose")
+    runner = None
+    try:
+        runner = Runner(conn, docker=docker, which=module.get_bin_path, secrets=secrets)
+        ops = PgOps(runner)
+        info = None
+        if state in ("verified", "restored_scratch", "in_place"):
+            info, facts = verify_backup(ops, p["path"], p["sha256"], p["require_manifest"])
+            result.update(facts)
+            plan = restore_plan(conn["via"], info["format"], info["compression"], jobs)
+            if plan["note"] and state != "verified" and p["jobs"] is not None:
+                module.warn(plan["note"])
+        if state != "verified":
+            handler = STATES[state]
+            handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
+            result["restore_databases"] = ops.list_derived(db)
+    except (PgError, Interrupted, OSError) as exc:
+        msg = exc.msg if isinstance(exc, PgError) else str(exc)
+        if not result["changed"] and state != "verified":
+            msg += " (nothing was changed)"
+        result["duration_s"] = round(time.monotonic() - started, 3)
+        module.fail_json(msg=mask(msg, secrets), **result)
+    finally:
+        if runner:
+            runner.close()
+    result["duration_s"] = round(time.monotonic() - started, 3)
+    result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    module.exit_json(**result)
+
+
+def _restore_into(module, ops, p, target, info, result):
+    restored = ops.restore(p["path"], info, target, jobs=p["jobs"], no_owner=p["no_owner"],
+                           no_privileges=p["no_privileges"])
+    result.update(objects=restored["objects"], objects_total=restored["objects_total"], jobs=restored["jobs"])
+    if restored["rows_copied"] is not None:
+        result["rows_copied"] = restored["rows_copied"]
+    result["restored_table_count"] = ops.table_count(target)
+    if p["count_rows"]:
+        result["row_counts"] = ops.row_counts(target)
+    result["actions"].append("restored %s (%s%s) into %s" % (
+        p["path"], info["format"], ", gzip" if info["compression"] else "", target))
+
+
+def do_restored_scratch(module, ops, p, db, now, info, result):
+    scratch = p["scratch_database"] or derived_db_name(db, "restore", now)
+    result["scratch_database"] = scratch
+    if ops.exists(scratch):
+        raise PgError("scratch database %s exists already: drop it (state=dropped) or choose another name" % scratch)
+    live = ops.db_info(db)
+    if module.check_mode:
+        result["changed"] = True
+        result["actions"].append("would create database %s%s and restore %s into it" % (
+            scratch, " like %s" % db if live else "", p["path"]))
+        return
+    ops.create_database(scratch, live)
+    result["changed"] = True
+    result["actions"].append("created database %s" % scratch)
+    try:
+        _restore_into(module, ops, p, scratch, info, result)
+    except BaseException as exc:
+        cleanup = "dropped the scratch database %s again" % scratch
+        try:
+            ops.drop_database(scratch)
+            result["actions"].append("dropped database %s" % scratch)
+        except PgError as drop_exc:
+            cleanup = "could not drop the scratch database %s (%s)" % (scratch, drop_exc.msg)
+        msg = exc.msg if isinstance(exc, PgError) else str(exc)
+        raise PgError("restore into the scratch database failed: %s; %s; the live database %s was not touched"
+                      % (msg, cleanup, db))
+
+
+def do_swapped(module, ops, p, db, now, info, result):
+    scratch = p["scratch_database"]
+    old = p["pre_restore_database"] or derived_db_name(db, "pre_restore", now)
+    result.update(scratch_database=scratch, old_database=old)
+    found = ops.existing(db, scratch, old)
+    live_exists = db in found
+    if scratch not in found:
+        if p["pre_restore_database"] and old in found and live_exists:
+            result["actions"].append("already swapped: %s is live, the previous one is %s" % (db, old))
+            return
+        raise PgError("scratch database %s does not exist: nothing to swap in" % scratch)
+    if old in found:
+        raise PgError("database %s exists already: choose another pre_restore_database" % old)
+    if not live_exists:
+        result["old_database"] = None
+    if module.check_mode:
+        result["changed"] = True
+        result["actions"].append("would end sessions on %s and %s, rename %s to %s and %s to %s"
+                                 % (db, scratch, db, old, scratch, db) if live_exists else
+                                 "would rename %s to %s (there is no live database)" % (scratch, db))
+        return
+    ops.rename_pair(db, scratch, old)
+    result["changed"] = True
+    if live_exists:
+        result["actions"] += ["renamed %s to %s" % (db, old), "renamed %s to %s" % (scratch, db)]
+    else:
+        result["actions"].append("renamed %s to %s" % (scratch, db))
+
+
+def do_swapped_back(module, ops, p, db, now, info, result):
+    old = p["pre_restore_database"]
+    displaced = p["scratch_database"] or derived_db_name(db, "restore", now)
+    result.update(scratch_database=displaced, old_database=old)
+    found = ops.existing(db, old, displaced)
+    if old not in found:
+        if p["scratch_database"] and displaced in found and db in found:
+            result["actions"].append("already swapped back: %s is live again, the restored one is %s"
+                                     % (db, displaced))
+            return
+        raise PgError("pre-restore database %s does not exist: nothing to swap back" % old)
+    if displaced in found:
+        raise PgError("database %s exists already: choose another scratch_database" % displaced)
+    if module.check_mode:
+        result["changed"] = True
+        result["actions"].append("would rename %s to %s and %s to %s" % (db, displaced, old, db))
+        return
+    ops.rename_pair(db, old, displaced)
+    result["changed"] = True
+    result["actions"] += ["renamed %s to %s" % (db, displaced), "renamed %s to %s" % (old, db)]
+
+
+def do_in_place(module, ops, p, db, now, info, result):
+    live = ops.db_info(db)
+    if module.check_mode:
+        result["changed"] = True
+        result["actions"].append("would %srecreate database %s and restore %s into it"
+                                 % ("drop and " if live else "", db, p["path"]))
+        return
+    if live:
+        ops.drop_database(db)
+        result["actions"].append("dropped database %s" % db)
+    result["changed"] = True
+    ops.create_database(db, live)
+    result["actions"].append("created database %s" % db)
+    try:
+        _restore_into(module, ops, p, db, info, result)
+    except (PgError, Interrupted) as exc:
+        msg = exc.msg if isinstance(exc, PgError) else str(exc)
+        raise PgError("in-place restore failed: %s; database %s is now partly restored: restore the safety "
+                      "backup" % (msg, db))
+
+
+def do_dropped(module, ops, p, db, now, info, result):
+    name = p["drop_database"]
+    if not ops.exists(name):
+        result["actions"].append("database %s does not exist" % name)
+        return
+    result["changed"] = True
+    if module.check_mode:
+        result["actions"].append("would drop database %s" % name)
+        return
+    ops.drop_database(name)
+    result["actions"].append("dropped database %s" % name)
+
+
+STATES = {
+    "restored_scratch": do_restored_scratch,
+    "swapped": do_swapped,
+    "swapped_back": do_swapped_back,
+    "in_place": do_in_place,
+    "dropped": do_dropped,
+}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""pg_backup end to end against fake client tools (tests/unit/fixtures/pg/fakepg.py).
+
+The fake pg_dump writes a real custom-format dump (fixture), the fake docker strips the
+`docker compose ... exec -T postgres` prefix, archive reads use the real pg_restore;
+psql answers from a small JSON "server". What is asserted is real: files, modes,
+manifests, retention, results, and every argument list that ran.
+"""
+
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import read_manifest
+from ansible_collections.maverick.rollback.plugins.modules import pg_backup
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
+PW = "s3cret-Canary:pw"
+pytestmark = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) not installed")
+
+_spec = importlib.util.spec_from_file_location("fakepg", FIX / "fakepg.py")
+fakepg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fakepg)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    srv = fakepg.Server(str(tmp_path))
+    for key, value in srv.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", srv.bindir + os.pathsep + os.environ["PATH"])
+    return srv
+
+
+@pytest.fixture
+def project(tmp_path):
+    app = tmp_path / "lifetracker"
+    app.mkdir()
+    (app / ".env").write_text("COMPOSE_PROJECT_NAME=lt\nPOSTGRES_USER=lifetracker\nPOSTGRES_DB=lifetracker\n"
+                              "POSTGRES_PASSWORD=%s\nPOSTGRES_PORT=25720\n" % PW)
+    return app
+
+
+def run(args, capsys, check=False):
+    """Run the module for real (exit_json/fail_json and their no_log masking included)."""
+    args = dict(args)
+    if check:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            pg_backup.main()
+    out = capsys.readouterr().out
+    assert PW not in out, "password leaked into the module output"
+    result = json.loads(out)
+    result["_rc"] = exc.value.code
+    return result
+
+
+def base(project, tmp_path, **kw):
+    args = {"project_dir": str(project), "backup_dir": str(tmp_path / "backups")}
+    args.update(kw)
+    return args
+
+
+def assert_no_password_in_argv(server):
+    for call in server.calls():
+        assert not any("s3cret" in a for a in call["argv"]), call["argv"]
+
+
+def test_compose_backup_writes_verified_private_backup(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, commit="B65522E1BAB699CD5A9A58211CF8067BB51B2527"), capsys)
+    assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
+    path = Path(result["path"])
+    assert path.parent == tmp_path / "backups"
+    assert path.name.startswith("lifetracker_lifetracker_") and path.name.endswith("_b65522e1bab6.dump")
+    data = (FIX / "custom.dump").read_bytes()
+    assert path.read_bytes() == data
+    assert result["sha256"] == hashlib.sha256(data).hexdigest() and result["size"] == len(data)
+    assert result["table_count"] == 3 and result["toc_entries"] == 23 and result["verified"] is True
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    manifest = read_manifest(str(path))
+    assert result["manifest"] == str(path) + ".json"
+    assert stat.S_IMODE(os.stat(result["manifest"]).st_mode) == 0o600
+    assert {k: manifest[k] for k in ("app", "database", "format", "size", "sha256", "table_count", "commit",
+                                     "verified", "verification", "via")} == {
+        "app": "lifetracker", "database": "lifetracker", "format": "custom", "size": len(data),
+        "sha256": result["sha256"], "table_count": 3, "commit": "b65522e1bab6", "verified": True,
+        "verification": "list", "via": "compose"}
+    assert manifest["server_version"].startswith("15.18") and manifest["tools"]["pg_dump"] == "15.18"
+    assert datetime.datetime.strptime(manifest["created_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert sorted(os.listdir(path.parent)) == [path.name, path.name + ".json"]  # no temporary left
+
+    dump = [c for c in server.calls() if c["tool"] == "pg_dump"]
+    assert len(dump) == 1 and dump[0]["via"] == "compose"
+    assert dump[0]["argv"][:9] == ["docker", "compose", "--project-directory", str(project), "exec", "-T",
+                                   "-e", "LC_ALL=C", "-e"]
+    assert "-Fc" in dump[0]["argv"] and "-Z0" in dump[0]["argv"] and "--dbname=lifetracker" in dump[0]["argv"]
+    assert dump[0]["container_env"]["PGPASSWORD"] == PW  # by name, from docker's own environment
+    assert_no_password_in_argv(server)
+
+
+def test_host_backup_uses_private_pgpass(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, via="host", commit="abc1234"), capsys)
+    assert result["_rc"] == 0, result
+    calls = server.calls()
+    assert {c["tool"] for c in calls} >= {"psql", "pg_dump", "pg_restore"}
+    for call in calls:
+        assert call["via"] == "host" and call["pgpassword"] is None and call["lc_all"] == "C"
+        if call["tool"] in ("psql", "pg_dump"):
+            assert call["pgpassfile_mode"] == "0o600"
+            assert "-h" in call["argv"] and "25720" in call["argv"]  # POSTGRES_PORT from .env
+    assert not os.path.exists(calls[0]["pgpassfile"])  # removed at the end
+    assert_no_password_in_argv(server)
+
+
+def test_check_mode_creates_nothing(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, keep=1), capsys, check=True)
+    assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
+    assert result["path"].startswith(str(tmp_path / "backups") + "/lifetracker_lifetracker_")
+    assert result["removed"] == [] and not (tmp_path / "backups").exists()
+    assert {c["tool"] for c in server.calls()} == {"psql"}  # read-only probe only
+
+
+def test_check_mode_reports_what_retention_would_remove(server, project, tmp_path, capsys):
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    old = [backups / ("lifetracker_lifetracker_2026010%dT000000Z_abc1234.dump" % d) for d in (1, 2, 3)]
+    for path in old:
+        path.write_bytes(b"PGDMP...")
+    result = run(base(project, tmp_path, keep=2), capsys, check=True)
+    assert result["removed"] == [str(old[0]), str(old[1])]
+    assert all(p.exists() for p in old)
+
+
+def make_backup(directory, day, verified=True, commit="abc1234"):
+    path = directory / ("lifetracker_lifetracker_202601%02dT000000Z_%s.dump" % (day, commit))
+    path.write_bytes(b"PGDMP old")
+    if verified is not None:
+        (directory / (path.name + ".json")).write_text(json.dumps({"sha256": "0" * 64, "verified": verified}))
+    return path
+
+
+def test_retention_keeps_newest_verified_and_protected(server, project, tmp_path, capsys):
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    b1 = make_backup(backups, 1)
+    b2 = make_backup(backups, 2)  # protected (the ledger points at it)
+    b3 = make_backup(backups, 3)
+    b4 = make_backup(backups, 4, verified=None)  # no manifest
+    other_app = backups / "otherapp_lifetracker_20260101T000000Z_abc1234.dump"
+    other_app.write_bytes(b"x")
+    stray = backups / "notes.txt"
+    stray.write_text("keep me")
+    result = run(base(project, tmp_path, keep=2, protect=[str(b2)]), capsys)
+    assert result["_rc"] == 0, result
+    # keep 2 = the new backup and b4; the new backup is also the newest verified one; b2 is protected.
+    assert result["removed"] == [str(b1), str(b3)]
+    left = sorted(os.listdir(backups))
+    assert left == sorted([b2.name, b2.name + ".json", b4.name, other_app.name, "notes.txt",
+                           Path(result["path"]).name, Path(result["path"]).name + ".json"])
+
+
+def test_pg_dump_failure_leaves_no_file(server, project, tmp_path, capsys):
+    server.update(fail={"pg_dump": "pg_dump: error: Dumping the contents of table \"Entry\" failed: "
+                                   "PQgetResult() failed.\npg_dump: detail: password=%s\n" % PW})
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 1 and result.get("failed") is True
+    assert result["msg"].startswith("pg_dump (docker compose exec postgres) failed (exit code 1): pg_dump: error: "
+                                    "Dumping the contents of table")
+    assert "partial file removed" in result["msg"] and "s3cret" not in result["msg"]
+    assert os.listdir(tmp_path / "backups") == [] and "path" not in result
+
+
+def test_connection_failure_before_anything_is_created(server, project, tmp_path, capsys):
+    server.update(fail={"connect": None})
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("psql (docker compose exec postgres) failed (exit code 2): psql: error: "
+                                    "connection to server failed: FATAL:  password authentication failed")
+    assert not (tmp_path / "backups").exists()
+
+
+def test_missing_database_is_refused(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, database="nosuchdb"), capsys)
+    assert result["_rc"] == 1 and "database 'nosuchdb' does not exist" in result["msg"]
+    assert not (tmp_path / "backups").exists()
+
+
+def test_full_verification_restores_compares_and_drops(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, verify="full"), capsys)
+    assert result["_rc"] == 0, result
+    assert result["verification"] == "full"
+    assert result["row_counts"] == {'public."Entry"': 25, 'public."Tag"': 3, "public.notes": 7}
+    assert server.dbs() == ["lifetracker", "postgres"]  # the verify database is gone
+    created = [c for c in server.calls() if c["tool"] == "pg_restore" and any(
+        a.startswith("--dbname=lifetracker_verify_") for a in c["argv"])]
+    assert len(created) == 1
+    assert read_manifest(result["path"])["row_counts"] == result["row_counts"]
+
+
+def test_full_verification_mismatch_fails_and_cleans_up(server, project, tmp_path, capsys):
+    state = server.state()
+    state["dbs"]["lifetracker"]["rows"]['public."Entry"'] = 40
+    server.write(state)
+    result = run(base(project, tmp_path, verify="full"), capsys)
+    assert result["_rc"] == 1
+    assert "full verification failed" in result["msg"] and 'public."Entry": restored 25 rows, live 40' in result["msg"]
+    assert os.listdir(tmp_path / "backups") == [] and server.dbs() == ["lifetracker", "postgres"]
+
+
+INVALID_CASES = [
+    ("directory-in-compose", {"format": "directory"}, "format=directory needs via=host"),
+    ("compress-range", {"compress": 10}, "compress must be 0-9"),
+    ("bad-commit", {"commit": "main"}, "not a git SHA"),
+    ("bad-app", {"app": "my_app"}, "app 'my_app'"),
+    ("bad-db", {"database": "x;drop"}, "database name 'x;drop'"),
+    ("jobs", {"jobs": 0}, "jobs must be at least 1"),
+    ("keep", {"keep": -1}, "keep must be 0"),
+    ("no-user", {"env_file": "EMPTY"}, "no database user"),
+    ("env-file-missing", {"env_file": "/nonexistent/.env"}, "env_file /nonexistent/.env does not exist"),
+]
+
+
+@pytest.mark.parametrize("args,message", [c[1:] for c in INVALID_CASES], ids=[c[0] for c in INVALID_CASES])
+def test_invalid_input_is_refused_before_any_tool_runs(server, project, tmp_path, capsys, args, message):
+    if args.get("env_file") == "EMPTY":
+        (tmp_path / "empty.env").write_text("")
+        args = dict(args, env_file=str(tmp_path / "empty.env"))
+    result = run(base(project, tmp_path, **args), capsys)
+    assert result["_rc"] == 1 and message in result["msg"]
+    assert server.calls() == [] and not (tmp_path / "backups").exists()
+
+
+def test_directory_format_on_host(server, project, tmp_path, capsys, monkeypatch):
+    """pg_dump -Fd -j: the fake writes the fixture directory where -f points."""
+    wrapper = Path(server.bindir) / "pg_dump"
+    wrapper.write_text('#!/bin/sh\nfor a; do out=$a; [ "$prev" = -f ] && dest=$a; prev=$a; done\n'
+                       'echo "$@" > %s/pg_dump.argv\ncp -r %s "$dest"\n' % (tmp_path, FIX / "dir.dump"))
+    result = run(base(project, tmp_path, via="host", format="directory", jobs=3), capsys)
+    assert result["_rc"] == 0, result
+    path = Path(result["path"])
+    assert path.is_dir() and sorted(os.listdir(path)) == sorted(os.listdir(FIX / "dir.dump"))
+    assert result["format"] == "directory" and result["table_count"] == 3
+    assert result["size"] == sum(f.stat().st_size for f in (FIX / "dir.dump").iterdir())  # not the dir's st_size
+    argv = (tmp_path / "pg_dump.argv").read_text().split()
+    assert argv[argv.index("-j") + 1] == "3" and "-Fd" in argv
+    assert read_manifest(str(path))["format"] == "directory"
+
+
+def test_commit_defaults_to_git_head(server, project, tmp_path, capsys):
+    if not shutil.which("git"):
+        pytest.skip("git not installed")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    subprocess.run(["git", "init", "-q", str(project)], check=True, env=env)
+    subprocess.run(["git", "-C", str(project), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
+    head = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    result = run(base(project, tmp_path), capsys)
+    assert result["commit"] == head[:12] and result["path"].endswith("_%s.dump" % head[:12])
+
+
+def test_free_name_never_reuses_a_name(tmp_path):
+    when = datetime.datetime(2026, 1, 5, 3, 15, tzinfo=datetime.timezone.utc)
+    first = pg_backup.free_name(str(tmp_path), "lt", "lt", when, "abc1234")
+    Path(first).write_bytes(b"x")
+    second = pg_backup.free_name(str(tmp_path), "lt", "lt", when, "abc1234")
+    assert first.endswith("_abc1234.dump") and second.endswith("_abc1234-1.dump")

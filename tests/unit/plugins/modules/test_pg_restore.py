@@ -1,0 +1,382 @@
+"""pg_restore step by step against fake client tools (tests/unit/fixtures/pg/fakepg.py).
+
+Backups are the real fixture dumps (and damaged copies); archive reads use the real
+pg_restore; database-level statements go to a small JSON "server" that applies
+CREATE/DROP/RENAME, so the database names each step leaves behind are asserted.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.maverick.rollback.plugins.modules import pg_restore
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
+PW = "s3cret-Canary:pw"
+ROWS = {'public."Entry"': 25, 'public."Tag"': 3, "public.notes": 7}
+pytestmark = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) not installed")
+
+_spec = importlib.util.spec_from_file_location("fakepg", FIX / "fakepg.py")
+fakepg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fakepg)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    srv = fakepg.Server(str(tmp_path), dbs={"postgres": {"rows": {}}, "lifetracker": {"rows": {"live": 99}}})
+    for key, value in srv.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", srv.bindir + os.pathsep + os.environ["PATH"])
+    return srv
+
+
+@pytest.fixture
+def project(tmp_path):
+    app = tmp_path / "lifetracker"
+    app.mkdir()
+    (app / ".env").write_text("POSTGRES_USER=lifetracker\nPOSTGRES_DB=lifetracker\nPOSTGRES_PASSWORD=%s\n" % PW)
+    return app
+
+
+def run(args, capsys, check=False):
+    args = dict(args)
+    if check:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            pg_restore.main()
+    out = capsys.readouterr().out
+    assert PW not in out, "password leaked into the module output"
+    result = json.loads(out)
+    result["_rc"] = exc.value.code
+    return result
+
+
+def args_for(project, **kw):
+    return dict({"project_dir": str(project)}, **kw)
+
+
+def tools_run(server):
+    return [c["tool"] for c in server.calls()]
+
+
+# --------------------------------------------------------------------------- verification
+
+VERIFY_CASES = [
+    # (fixture, expected facts)
+    ("custom.dump", {"format": "custom", "compression": None, "table_count": 3, "toc_entries": 23,
+                     "manifest": None, "manifest_checked": False}),
+    ("custom.dump.gz", {"format": "custom", "compression": "gzip", "table_count": 3}),
+    ("plain.sql", {"format": "plain", "compression": None}),
+    ("plain.sql.gz", {"format": "plain", "compression": "gzip"}),
+    ("tar.dump", {"format": "tar", "table_count": 3}),
+    ("dir.dump", {"format": "directory", "table_count": 3}),
+    ("with_manifest.dump", {"format": "custom", "manifest_checked": True, "backup_commit": "abcdef123456"}),
+]
+
+
+@pytest.mark.parametrize("name,facts", VERIFY_CASES, ids=[c[0] for c in VERIFY_CASES])
+def test_verified_reports_facts(server, project, capsys, name, facts):
+    result = run(args_for(project, path=str(FIX / name), via="host"), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["changed"] is False and result["actions"] == []
+    assert {k: result[k] for k in facts} == facts
+    assert len(result["sha256"]) == 64 and result["size"] > 0 and result["age_s"] >= 0
+    assert "psql" not in tools_run(server)  # verification never touches the database
+
+
+REFUSED_CASES = [
+    ("empty.dump", "is empty (0 bytes)"),
+    ("truncated.dump", "is not readable (truncated or corrupt?): pg_restore (host, 127.0.0.1:5432) failed "
+                       "(exit code 1): pg_restore: error: could not read from input file: end of file"),
+    ("truncated.sql", "plain SQL dump is truncated"),
+    ("truncated.sql.gz", "is truncated (ends before the gzip trailer)"),
+    ("corrupt.dump", "is not readable (truncated or corrupt?)"),
+    ("notadump.bin", "is not a PostgreSQL dump"),
+    ("create.sql", "creates or connects to its own database"),
+    ("missing.dump", "does not exist"),
+]
+
+
+@pytest.mark.parametrize("name,message", REFUSED_CASES, ids=[c[0] for c in REFUSED_CASES])
+@pytest.mark.parametrize("state", ["verified", "restored_scratch", "in_place"])
+def test_bad_backups_are_refused_before_anything_changes(server, project, capsys, name, message, state):
+    result = run(args_for(project, path=str(FIX / name), via="host", state=state), capsys)
+    assert result["_rc"] == 1 and message in result["msg"], result["msg"]
+    assert result["changed"] is False
+    assert server.dbs() == ["lifetracker", "postgres"]
+    assert "psql" not in tools_run(server)
+    if state != "verified":
+        assert result["msg"].endswith("(nothing was changed)")
+
+
+def copy_with_manifest(tmp_path):
+    dump = tmp_path / "b.dump"
+    shutil.copy(FIX / "with_manifest.dump", dump)
+    shutil.copy(FIX / "with_manifest.dump.json", str(dump) + ".json")
+    return dump
+
+
+def test_manifest_sha256_mismatch_is_refused(server, project, tmp_path, capsys):
+    dump = copy_with_manifest(tmp_path)
+    data = bytearray(dump.read_bytes())
+    data[-10] ^= 0xFF  # same size, one byte flipped in the data
+    dump.write_bytes(bytes(data))
+    result = run(args_for(project, path=str(dump), via="host"), capsys)
+    assert result["_rc"] == 1 and "does not match its manifest" in result["msg"]
+
+
+def test_manifest_size_mismatch_is_refused(server, project, tmp_path, capsys):
+    dump = copy_with_manifest(tmp_path)
+    dump.write_bytes(dump.read_bytes()[:-1])
+    result = run(args_for(project, path=str(dump), via="host"), capsys)
+    assert result["_rc"] == 1 and "6871 bytes but its manifest says 6872" in result["msg"]
+
+
+def test_expected_sha256_and_required_manifest(server, project, tmp_path, capsys):
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="host", sha256="0" * 64), capsys)
+    assert result["_rc"] == 1 and "is not the expected 000000" in result["msg"]
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="host", require_manifest=True), capsys)
+    assert result["_rc"] == 1 and "has no manifest" in result["msg"]
+
+
+def test_manifest_checked_backup_is_not_read_twice(server, project, capsys):
+    run(args_for(project, path=str(FIX / "with_manifest.dump"), via="host"), capsys)
+    reads = [c["argv"] for c in server.calls() if c["tool"] == "pg_restore"]
+    assert reads == [["pg_restore", "--list", str(FIX / "with_manifest.dump")]]
+
+
+def test_archive_without_manifest_is_read_completely(server, project, capsys):
+    run(args_for(project, path=str(FIX / "custom.dump"), via="host"), capsys)
+    reads = [c["argv"] for c in server.calls() if c["tool"] == "pg_restore"]
+    assert reads == [["pg_restore", "--list", str(FIX / "custom.dump")],
+                     ["pg_restore", "-f", "/dev/null", str(FIX / "custom.dump")]]
+
+
+# --------------------------------------------------------------------------- restored_scratch
+
+RESTORE_CASES = [
+    # (fixture, via, expected tool argv tail, objects_total, rows_copied, jobs)
+    ("custom.dump", "compose", ["--exit-on-error", "--no-owner", "--dbname=SCRATCH"], 19, None, 1),
+    ("custom.dump", "host", ["--exit-on-error", "--no-owner", "-j", "2", "--dbname=SCRATCH", "PATH"], 19, None, 2),
+    ("custom.dump.gz", "host", ["--exit-on-error", "--no-owner", "--dbname=SCRATCH"], 19, None, 1),
+    ("dir.dump", "host", ["--exit-on-error", "--no-owner", "-j", "2", "--dbname=SCRATCH", "PATH"], 19, None, 2),
+    ("plain.sql", "compose", ["-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--dbname=SCRATCH", "-f", "-"],
+     22, 35, 1),
+    ("plain.sql.gz", "host", ["-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--dbname=SCRATCH", "-f", "-"],
+     22, 35, 1),
+]
+
+
+@pytest.mark.parametrize("name,via,tail,total,rows,jobs", RESTORE_CASES,
+                         ids=["%s-%s" % (c[0], c[1]) for c in RESTORE_CASES])
+def test_restored_scratch(server, project, capsys, name, via, tail, total, rows, jobs):
+    path = str(FIX / name)
+    result = run(args_for(project, path=path, via=via, state="restored_scratch", count_rows=True), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    scratch = result["scratch_database"]
+    assert scratch.startswith("lifetracker_restore_") and len(scratch) == len("lifetracker_restore_") + 14
+    assert server.dbs() == ["lifetracker", scratch, "postgres"]
+    assert server.state()["dbs"]["lifetracker"]["rows"] == {"live": 99}  # live untouched
+    assert result["changed"] is True and result["row_counts"] == ROWS and result["restored_table_count"] == 3
+    assert result["objects_total"] == total and result.get("rows_copied") == rows and result["jobs"] == jobs
+    assert result["actions"][0] == "created database %s" % scratch
+    assert result["restore_databases"] == [scratch]
+    restore = [c for c in server.calls() if any(a == "--dbname=" + scratch for a in c["argv"])][0]
+    expected = [a.replace("SCRATCH", scratch).replace("PATH", path) for a in tail]
+    assert restore["argv"][-len(expected):] == expected
+    for call in server.calls():
+        assert not any("s3cret" in a for a in call["argv"])
+
+
+def test_compose_jobs_warning(server, project, capsys):
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch", jobs=4), capsys)
+    assert result["_rc"] == 0, result
+    assert "cannot run parallel jobs from stdin" in json.dumps(result.get("warnings"))
+
+
+def test_restore_failure_drops_the_scratch_database(server, project, capsys):
+    server.update(fail={"pg_restore": "pg_restore: error: could not execute query: ERROR:  boom\n"})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch"), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("restore into the scratch database failed: pg_restore (docker compose exec "
+                                    "postgres) failed (exit code 1): pg_restore: error: could not execute query")
+    assert "dropped the scratch database %s again; the live database lifetracker was not touched" % (
+        result["scratch_database"]) in result["msg"]
+    assert server.dbs() == ["lifetracker", "postgres"]
+
+
+def test_plain_restore_failure_drops_the_scratch_database(server, project, capsys):
+    server.update(fail={"psql_restore": None})
+    result = run(args_for(project, path=str(FIX / "plain.sql"), state="restored_scratch"), capsys)
+    assert result["_rc"] == 1 and 'psql:<stdin>:34: ERROR:  relation "Entry" already exists' in result["msg"]
+    assert server.dbs() == ["lifetracker", "postgres"]
+
+
+def test_existing_scratch_is_refused(server, project, capsys):
+    state = server.state()
+    state["dbs"]["lifetracker_restore_20260101000000"] = {"rows": {}}
+    server.write(state)
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch",
+                          scratch_database="lifetracker_restore_20260101000000"), capsys)
+    assert result["_rc"] == 1 and "exists already" in result["msg"] and "nothing was changed" in result["msg"]
+
+
+def test_restored_scratch_check_mode(server, project, capsys):
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch"), capsys, check=True)
+    assert result["_rc"] == 0 and result["changed"] is True
+    assert result["actions"] == ["would create database %s like lifetracker and restore %s into it"
+                                 % (result["scratch_database"], FIX / "custom.dump")]
+    assert server.dbs() == ["lifetracker", "postgres"]
+
+
+# --------------------------------------------------------------------------- swap, swap back
+
+SCRATCH = "lifetracker_restore_20260101000000"
+OLD = "lifetracker_pre_restore_20260101000000"
+
+
+def with_scratch(server):
+    state = server.state()
+    state["dbs"][SCRATCH] = {"rows": dict(ROWS)}
+    server.write(state)
+
+
+def test_swap_and_swap_back_roundtrip(server, project, capsys):
+    with_scratch(server)
+    swap = run(args_for(project, state="swapped", scratch_database=SCRATCH), capsys)
+    assert swap["_rc"] == 0, swap.get("msg")
+    old = swap["old_database"]
+    assert old.startswith("lifetracker_pre_restore_")
+    dbs = server.state()["dbs"]
+    assert dbs["lifetracker"]["rows"] == ROWS and dbs[old]["rows"] == {"live": 99} and SCRATCH not in dbs
+    assert swap["actions"] == ["renamed lifetracker to %s" % old, "renamed %s to lifetracker" % SCRATCH]
+    assert swap["restore_databases"] == [old]
+    swap_calls = [c for c in server.calls() if "ON_ERROR_STOP=0" in c["argv"]]
+    assert len(swap_calls) == 1  # one psql session does the whole swap
+
+    back = run(args_for(project, state="swapped_back", pre_restore_database=old, scratch_database=SCRATCH), capsys)
+    assert back["_rc"] == 0, back.get("msg")
+    dbs = server.state()["dbs"]
+    assert dbs["lifetracker"]["rows"] == {"live": 99} and dbs[SCRATCH]["rows"] == ROWS and old not in dbs
+    assert back["actions"] == ["renamed lifetracker to %s" % SCRATCH, "renamed %s to lifetracker" % old]
+
+
+def test_swap_is_idempotent_with_named_pre_restore(server, project, capsys):
+    with_scratch(server)
+    args = args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD)
+    assert run(args, capsys)["changed"] is True
+    again = run(args, capsys)
+    assert again["_rc"] == 0 and again["changed"] is False
+    assert again["actions"] == ["already swapped: lifetracker is live, the previous one is %s" % OLD]
+    back_args = args_for(project, state="swapped_back", scratch_database=SCRATCH, pre_restore_database=OLD)
+    assert run(back_args, capsys)["changed"] is True
+    again = run(back_args, capsys)
+    assert again["changed"] is False and again["actions"][0].startswith("already swapped back")
+
+
+def test_swap_check_mode_changes_nothing(server, project, capsys):
+    with_scratch(server)
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD), capsys,
+                 check=True)
+    assert result["changed"] is True and result["actions"][0].startswith("would end sessions on lifetracker")
+    assert server.dbs() == ["lifetracker", SCRATCH, "postgres"]
+
+
+def test_swap_failure_is_reported_and_renames_nothing(server, project, capsys):
+    with_scratch(server)
+    server.update(fail={"swap": 'database "lifetracker" is being accessed by other users'})
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"] == ('could not swap lifetracker and %s: database "lifetracker" is being accessed by other '
+                             'users; names now: lifetracker, %s (nothing was changed)' % (SCRATCH, SCRATCH))
+    assert server.dbs() == ["lifetracker", SCRATCH, "postgres"]
+
+
+@pytest.mark.parametrize("state,args,message", [
+    ("swapped", {"scratch_database": SCRATCH}, "scratch database %s does not exist" % SCRATCH),
+    ("swapped_back", {"pre_restore_database": OLD}, "pre-restore database %s does not exist" % OLD),
+])
+def test_swap_without_its_database_fails(server, project, capsys, state, args, message):
+    result = run(args_for(project, state=state, **args), capsys)
+    assert result["_rc"] == 1 and message in result["msg"]
+
+
+def test_swap_refuses_an_existing_pre_restore_name(server, project, capsys):
+    with_scratch(server)
+    state = server.state()
+    state["dbs"][OLD] = {"rows": {}}
+    server.write(state)
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD), capsys)
+    assert result["_rc"] == 1 and "database %s exists already" % OLD in result["msg"]
+
+
+def test_swap_without_live_database_just_renames(server, project, capsys):
+    server.write({"dbs": {"postgres": {"rows": {}}, SCRATCH: {"rows": dict(ROWS)}}, "fail": {}})
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH), capsys)
+    assert result["_rc"] == 0 and result["old_database"] is None
+    assert result["actions"] == ["renamed %s to lifetracker" % SCRATCH]
+    assert server.dbs() == ["lifetracker", "postgres"]
+
+
+# --------------------------------------------------------------------------- in_place, dropped
+
+def test_in_place_drops_recreates_and_restores(server, project, capsys):
+    result = run(args_for(project, path=str(FIX / "plain.sql"), state="in_place"), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["actions"][:2] == ["dropped database lifetracker", "created database lifetracker"]
+    assert server.state()["dbs"]["lifetracker"]["rows"] == ROWS
+
+
+def test_in_place_failure_says_what_state_it_left(server, project, capsys):
+    server.update(fail={"pg_restore": "pg_restore: error: boom\n"})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="in_place"), capsys)
+    assert result["_rc"] == 1 and result["changed"] is True
+    assert "database lifetracker is now partly restored: restore the safety backup" in result["msg"]
+
+
+DROP_CASES = [
+    ("derived", "lifetracker_pre_restore_20260101000000", True, 0, True),
+    ("absent", "lifetracker_restore_20260101000000", False, 0, False),
+    ("live", "lifetracker", True, 1, "must not be the live database"),
+    ("not-ours", "lifetracker_copy", True, 1, "is not a scratch, pre-restore or verify database"),
+    ("maintenance", "postgres", True, 1, "is not a scratch, pre-restore or verify database"),
+]
+
+
+@pytest.mark.parametrize("name,present,rc,outcome", [c[1:] for c in DROP_CASES], ids=[c[0] for c in DROP_CASES])
+def test_dropped(server, project, capsys, name, present, rc, outcome):
+    state = server.state()
+    state["dbs"].setdefault(name, {"rows": {}}) if present else None
+    server.write(state)
+    result = run(args_for(project, state="dropped", drop_database=name), capsys)
+    assert result["_rc"] == rc
+    if rc:
+        assert outcome in result["msg"] and name in server.dbs()
+    else:
+        assert result["changed"] is outcome and name not in server.dbs()
+
+
+INVALID_CASES = [
+    ("scratch-is-live", {"state": "swapped", "scratch_database": "lifetracker"}, "must not be the live database"),
+    ("live-is-maintenance", {"path": "/x", "database": "postgres"}, "must not be the maintenance database"),
+    ("bad-sha", {"path": "/x", "sha256": "abc"}, "sha256 must be 64 hex digits"),
+    ("jobs", {"path": "/x", "jobs": 0}, "jobs must be at least 1"),
+    ("name-too-long", {"state": "swapped", "scratch_database": "x" * 64}, "longer than 63 bytes"),
+    ("missing-path", {"state": "restored_scratch"}, "state is restored_scratch but all of the following are missing: path"),
+    ("directory-in-compose", {"path": str(FIX / "dir.dump"), "state": "restored_scratch"},
+     "directory-format dump can only be restored with via: host"),
+]
+
+
+@pytest.mark.parametrize("args,message", [c[1:] for c in INVALID_CASES], ids=[c[0] for c in INVALID_CASES])
+def test_invalid_input_is_refused(server, project, capsys, args, message):
+    result = run(args_for(project, **args), capsys)
+    assert result["_rc"] == 1 and message in result["msg"], result["msg"]
+    assert server.dbs() == ["lifetracker", "postgres"]
