@@ -739,13 +739,16 @@ def fake_docker(tmp_path):
     return str(path)
 
 
+# A directory archive cannot be streamed on stdin (restore_plan refuses it),
+# so it is checked in host mode only.
+ARCHIVE_RUNS = [(name, expected, via) for via in ("host", "compose") for name, expected in ARCHIVE_CASES
+                if not (via == "compose" and name == "dir.dump")]
+
+
 @needs_pg_restore
-@pytest.mark.parametrize("name,expected", ARCHIVE_CASES, ids=[c[0] for c in ARCHIVE_CASES])
-@pytest.mark.parametrize("via", ["host", "compose"])
+@pytest.mark.parametrize("name,expected,via", ARCHIVE_RUNS, ids=["%s-%s" % (r[2], r[0]) for r in ARCHIVE_RUNS])
 def test_archive_checks(name, expected, via, fake_docker):
     """--list then a full read: host mode opens the file, compose mode streams it on stdin."""
-    if via == "compose" and name == "dir.dump":
-        pytest.skip("a directory cannot be streamed (restore_plan refuses it)")
     runner = Runner(dict(HOST, via=via), docker=fake_docker, which=shutil.which)
     ops = PgOps(runner)
     path = str(FIX / name)
