@@ -22,7 +22,8 @@ DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_IMAGE="maverick-sandbox/debian:bookworm"
 POSTGRES_IMAGE="maverick-sandbox/postgres:15"
 SERVER_IMAGE="maverick-sandbox/server:latest"
-DOCKERD_LOG="/var/log/maverick-dockerd.log"
+DOCKERD_LOG="${MAVERICK_DOCKERD_LOG:-/var/log/maverick-dockerd.log}"
+DOCKERD_WAIT_S="${MAVERICK_DOCKERD_WAIT_S:-30}"
 
 mkdir -p "$BUILD" "$LOG_DIR"
 STEP=0
@@ -59,6 +60,11 @@ inputs_hash() {
   (cd "$ROOT" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
+# Images built on the base are rebuilt when the base is (its id is an input).
+base_image_id() {
+  docker image inspect --format '{{.Id}}' "$BASE_IMAGE"
+}
+
 image_label() {
   docker image inspect --format "{{ index .Config.Labels \"maverick.sandbox.inputs\" }}" "$1" 2>/dev/null || true
 }
@@ -91,11 +97,11 @@ ensure_docker() {
   fi
   command -v docker >/dev/null 2>&1 || die "no docker CLI after installing docker.io"
   nohup dockerd >"$DOCKERD_LOG" 2>&1 &
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 $((DOCKERD_WAIT_S * 2))); do
     docker info >/dev/null 2>&1 && { done_step "started (log: $DOCKERD_LOG)"; return; }
     sleep 0.5
   done
-  die "dockerd did not answer within 30 s (last log lines: $(tail -n 3 "$DOCKERD_LOG" | tr '\n' ' ')). Check $DOCKERD_LOG, stop any stale dockerd, re-run sandbox/setup.sh"
+  die "dockerd did not answer within $DOCKERD_WAIT_S s (last log lines: $(tail -n 3 "$DOCKERD_LOG" | tr '\n' ' ')). Check $DOCKERD_LOG, stop any stale dockerd, re-run sandbox/setup.sh"
 }
 
 ensure_compose_plugin() {
@@ -136,7 +142,7 @@ build_image() {
 ensure_postgres_image() {
   step "image $POSTGRES_IMAGE"
   build_image "$POSTGRES_IMAGE" "$ROOT/sandbox/images/postgres" \
-    "$(inputs_hash sandbox/images/postgres)" postgres-image.log
+    "$( { inputs_hash sandbox/images/postgres; base_image_id; } | sha256sum | cut -c1-16)" postgres-image.log
 }
 
 ensure_prisma_cli() {
@@ -167,7 +173,7 @@ ensure_server_image() {
   cp "$ROOT/sandbox/images/server/Dockerfile" "$ctx/Dockerfile"
   local hash
   hash=$( { inputs_hash sandbox/images/server sandbox/prisma/package-lock.json sandbox/prisma/install.sh;
-            git -C "$ctx/lifetracker.git" show-ref; docker compose version --short; } | sha256sum | cut -c1-16)
+            git -C "$ctx/lifetracker.git" show-ref; docker compose version --short; base_image_id; } | sha256sum | cut -c1-16)
   build_image "$SERVER_IMAGE" "$ctx" "$hash" server-image.log
 }
 

@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Maverick Applications
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about the releases of a git + Compose app, gathered in one pass.
+
+Pure functions plus `gather(run, ...)`, which takes a `run(argv) -> (rc, out,
+err)` callable so tests can feed captured outputs. Every command is an
+argument list; the target ref is validated by the caller and passed after
+git's own revision parsing ends (`--`).
+"""
+
+from __future__ import annotations
+
+import json
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+MIGRATION_PREFIX_DIGITS = 14
+
+
+class ReleaseError(Exception):
+    """A command failed; .details carries what the caller should show."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.details = details
+
+
+def split_image_ref(ref):
+    """'reg:5000/app-api:1.2' -> ('reg:5000/app-api', '1.2'); default tag latest."""
+    name, _, tag = ref.rpartition(":")
+    if name and "/" not in tag:
+        return name, tag
+    return ref, "latest"
+
+
+def built_images(config):
+    """Service -> {ref, repository, tag} for services with a build section.
+
+    Only names leave this function: the configuration's environment holds the
+    app's secrets.
+    """
+    project = config.get("name", "")
+    built = {}
+    for service, spec in sorted((config.get("services") or {}).items()):
+        if "build" not in spec:
+            continue
+        repository, tag = split_image_ref(spec.get("image") or "%s-%s" % (project, service))
+        built[service] = {"ref": "%s:%s" % (repository, tag), "repository": repository, "tag": tag}
+    return built
+
+
+def running_images(containers, project, services):
+    """Service -> image id of its running container (docker inspect output)."""
+    running = {}
+    for container in containers:
+        labels = (container.get("Config") or {}).get("Labels") or {}
+        service = labels.get(SERVICE_LABEL)
+        if labels.get(PROJECT_LABEL) == project and service in services and (container.get("State") or {}).get("Running"):
+            running[service] = container.get("Image")
+    return running
+
+
+def image_ids(ids_by_ref, built, tag=""):
+    """Service -> id of <repository>:<tag> (or the compose reference when no tag)."""
+    found = {}
+    for service, names in built.items():
+        ref = "%s:%s" % (names["repository"], tag) if tag else names["ref"]
+        if ref in ids_by_ref:
+            found[service] = ids_by_ref[ref]
+    return found
+
+
+def services_to_change(services, running, target):
+    return [s for s in services if s not in target or running.get(s) != target[s]]
+
+
+def kept_commits(ids_by_ref):
+    """Full SHAs that have at least one image tagged with them."""
+    commits = set()
+    for ref in ids_by_ref:
+        tag = ref.rpartition(":")[2]
+        if len(tag) == 40 and all(c in "0123456789abcdef" for c in tag):
+            commits.add(tag)
+    return sorted(commits)
+
+
+def parse_log_lines(text):
+    """`git log --format=%H%x09%s` lines -> [(sha, subject)]."""
+    pairs = []
+    for line in text.splitlines():
+        sha, _, subject = line.partition("\t")
+        if sha:
+            pairs.append((sha, subject))
+    return pairs
+
+
+def migration_names(ls_tree_output):
+    return [name for name in ls_tree_output.split()
+            if len(name) > MIGRATION_PREFIX_DIGITS and name[:MIGRATION_PREFIX_DIGITS].isdigit()
+            and name[MIGRATION_PREFIX_DIGITS] == "_"]
+
+
+def git(project_dir, *args):
+    return ["git", "-C", project_dir] + list(args)
+
+
+def compose(project_dir, project_name, *args):
+    base = ["docker", "compose", "--project-directory", project_dir]
+    if project_name:
+        base += ["--project-name", project_name]
+    return base + list(args)
+
+
+def must(run, argv, what):
+    rc, out, err = run(argv)
+    if rc != 0:
+        raise ReleaseError("%s failed (%s exited %d): %s" % (what, argv[0], rc, err.strip()[-500:]),
+                           rc=rc, stderr=err.strip()[-2000:])
+    return out
+
+
+def resolve(run, project_dir, ref):
+    """Current and target commit with subjects, in one git call."""
+    rc, out, err = run(git(project_dir, "log", "--no-walk=unsorted", "--format=%H%x09%s",
+                           "HEAD", ref + "^{commit}", "--"))
+    if rc != 0:
+        recent = must(run, git(project_dir, "log", "--oneline", "-10", "--all"), "git log")
+        raise ReleaseError("commit %s does not resolve in %s" % (ref, project_dir),
+                           recent=recent.splitlines(), stderr=err.strip()[-500:])
+    pairs = parse_log_lines(out)
+    # git lists a commit once: one line means the target is the current commit.
+    return pairs[0], pairs[-1]
+
+
+def docker_state(run, project, built):
+    """(running service -> image id, image ref -> id) for the project's built images."""
+    ids = must(run, ["docker", "ps", "-q", "--no-trunc", "--filter", "label=%s=%s" % (PROJECT_LABEL, project)],
+               "docker ps").split()
+    containers = json.loads(must(run, ["docker", "inspect"] + ids, "docker inspect")) if ids else []
+    running = running_images(containers, project, list(built))
+    ids_by_ref = {}
+    if built:
+        filters = []
+        for names in built.values():
+            filters += ["--filter", "reference=%s" % names["repository"]]
+        listing = must(run, ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] + filters,
+                       "docker images")
+        for line in listing.splitlines():
+            ref, _, image_id = line.partition(" ")
+            if image_id:
+                ids_by_ref[ref] = image_id
+    return running, ids_by_ref
+
+
+def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
+    """Everything a rollback decides on, before it changes anything."""
+    (from_sha, from_subject), (to_sha, to_subject) = resolve(run, project_dir, target_ref)
+    dirty = must(run, git(project_dir, "status", "--porcelain", "--untracked-files=no"), "git status").splitlines()
+    migrations = None
+    if migrations_dir and to_sha != from_sha:
+        rc, out, _ = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (to_sha, migrations_dir)))
+        migrations = migration_names(out) if rc == 0 else []  # no directory: the target knows none
+    config = json.loads(must(run, compose(project_dir, project_name, "config", "--format", "json"), "docker compose config"))
+    project = config.get("name", project_name)
+    built = built_images(config)
+    running, ids_by_ref = docker_state(run, project, built)
+    target_images = image_ids(ids_by_ref, built, to_sha)
+    return {
+        "from": {"sha": from_sha, "subject": from_subject},
+        "target": {"sha": to_sha, "subject": to_subject},
+        "dirty_files": dirty,
+        "target_migrations": migrations,
+        "project": project,
+        "built": built,
+        "running": running,
+        "target_images": target_images,
+        "from_images": image_ids(ids_by_ref, built, from_sha),
+        "ref_images": image_ids(ids_by_ref, built),
+        "kept_commits": kept_commits(ids_by_ref),
+        "reuse": bool(built) and len(target_images) == len(built),
+        "changing": services_to_change(list(built), running, target_images),
+        "noop": from_sha == to_sha and bool(target_images) and target_images == running,
+    }

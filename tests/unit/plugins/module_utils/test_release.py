@@ -1,0 +1,144 @@
+"""_release: the one-pass facts behind a rollback, from captured command outputs."""
+
+import json
+
+import pytest
+
+from ansible_collections.maverick.rollback.plugins.module_utils._release import (
+    ReleaseError, built_images, gather, image_ids, kept_commits, migration_names,
+    running_images, services_to_change, split_image_ref)
+
+V1, V2 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709", "b65522e1bab699cd5a9a58211cf8067bb51b2527"
+CONFIG = {  # trimmed `docker compose config --format json` of the sample app
+    "name": "lifetracker",
+    "services": {
+        "api": {"build": {"context": "/opt/lifetracker"}, "environment": {"DATABASE_URL": "postgresql://u:SECRET@x/db"}},
+        "postgres": {"image": "maverick-sandbox/postgres:15"},
+        "web": {"build": {"context": "/opt/lifetracker/apps/web"}, "image": "registry:5000/lt/web:2.1"},
+    },
+}
+BUILT = built_images(CONFIG)
+
+
+def container(service, image, running=True, project="lifetracker"):
+    return {"Image": image, "State": {"Running": running},
+            "Config": {"Labels": {"com.docker.compose.project": project, "com.docker.compose.service": service}}}
+
+
+@pytest.mark.parametrize("ref,expected", [
+    ("app-api", ("app-api", "latest")),
+    ("app-api:1.2", ("app-api", "1.2")),
+    ("registry:5000/lt/web", ("registry:5000/lt/web", "latest")),
+    ("registry:5000/lt/web:2.1", ("registry:5000/lt/web", "2.1")),
+])
+def test_split_image_ref(ref, expected):
+    assert split_image_ref(ref) == expected
+
+
+def test_built_images_only_built_services_and_no_secrets():
+    assert BUILT == {
+        "api": {"ref": "lifetracker-api:latest", "repository": "lifetracker-api", "tag": "latest"},
+        "web": {"ref": "registry:5000/lt/web:2.1", "repository": "registry:5000/lt/web", "tag": "2.1"},
+    }
+    assert "SECRET" not in repr(BUILT)
+
+
+def test_running_images_by_service():
+    containers = [container("api", "sha256:api1"), container("web", "sha256:web0", running=False),
+                  container("postgres", "sha256:pg"), container("api", "sha256:other", project="other")]
+    assert running_images(containers, "lifetracker", ["api", "web"]) == {"api": "sha256:api1"}
+
+
+def test_image_ids_by_commit_and_reference():
+    ids = {"lifetracker-api:" + V1: "sha256:v1api", "lifetracker-api:" + V2: "sha256:v2api",
+           "lifetracker-api:latest": "sha256:v2api", "registry:5000/lt/web:" + V1: "sha256:web",
+           "registry:5000/lt/web:2.1": "sha256:web"}
+    assert image_ids(ids, BUILT, V1) == {"api": "sha256:v1api", "web": "sha256:web"}
+    assert image_ids(ids, BUILT, V2) == {"api": "sha256:v2api"}
+    assert image_ids(ids, BUILT) == {"api": "sha256:v2api", "web": "sha256:web"}
+    assert kept_commits(ids) == sorted([V1, V2])
+
+
+@pytest.mark.parametrize("running,target,expected", [
+    ({"api": "x", "web": "w"}, {"api": "y", "web": "w"}, ["api"]),
+    ({"api": "y", "web": "w"}, {"api": "y", "web": "w"}, []),
+    ({"web": "w"}, {"api": "y", "web": "w"}, ["api"]),
+    ({"api": "y", "web": "w"}, {}, ["api", "web"]),
+])
+def test_services_to_change(running, target, expected):
+    assert services_to_change(["api", "web"], running, target) == expected
+
+
+def test_migration_names_ignore_lock_file():
+    assert migration_names("20250101000000_init\n20250201000000_add_tags\nmigration_lock.toml\n") == [
+        "20250101000000_init", "20250201000000_add_tags"]
+
+
+class FakeHost:
+    """Answers the commands gather() runs with captured-shape outputs; logs argv."""
+
+    def __init__(self, head=V2, target=V1, resolves=True, images=None, containers=None, dirty=""):
+        self.calls = []
+        self.head, self.target, self.resolves, self.dirty = head, target, resolves, dirty
+        self.images = images if images is not None else {"lifetracker-api:" + V1: "sha256:v1api", "lifetracker-api:latest": "sha256:v2api"}
+        self.containers = containers if containers is not None else [container("api", "sha256:v2api")]
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        joined = " ".join(argv)
+        if "--no-walk=unsorted" in argv:
+            if not self.resolves:
+                return 128, "", "fatal: ambiguous argument 'zzz^{commit}': unknown revision"
+            lines = [self.head + "\tfeat: current"] + ([self.target + "\tfeat: target"] if self.target != self.head else [])
+            return 0, "\n".join(lines) + "\n", ""
+        if "--oneline" in argv:
+            return 0, "b65522e feat: moods\n425da83 feat: first\n", ""
+        if "status" in argv:
+            return 0, self.dirty, ""
+        if "ls-tree" in argv:
+            return 0, "20250101000000_init\nmigration_lock.toml\n", ""
+        if joined.endswith("config --format json"):
+            return 0, json.dumps({"name": "lifetracker", "services": {"api": {"build": {}}}}), ""
+        if argv[:2] == ["docker", "ps"]:
+            return 0, "c1\n" if self.containers else "", ""
+        if argv[:2] == ["docker", "inspect"]:
+            return 0, json.dumps(self.containers), ""
+        if argv[:2] == ["docker", "images"]:
+            return 0, "".join("%s %s\n" % kv for kv in self.images.items()), ""
+        raise AssertionError("unexpected command %r" % argv)
+
+
+def test_gather_plans_a_reuse_rollback():
+    host = FakeHost()
+    facts = gather(host, "/opt/lifetracker", "v1", migrations_dir="packages/core/prisma/migrations")
+    assert facts["from"] == {"sha": V2, "subject": "feat: current"}
+    assert facts["target"] == {"sha": V1, "subject": "feat: target"}
+    assert facts["target_migrations"] == ["20250101000000_init"]
+    assert (facts["reuse"], facts["changing"], facts["noop"]) == (True, ["api"], False)
+    assert facts["running"] == {"api": "sha256:v2api"} and facts["ref_images"] == {"api": "sha256:v2api"}
+    # the ref goes to git after HEAD and is peeled; '--' ends the revisions
+    assert host.calls[0][-3:] == ["HEAD", "v1^{commit}", "--"]
+
+
+def test_gather_noop_when_on_target_with_its_images():
+    host = FakeHost(head=V1, target=V1, containers=[container("api", "sha256:v1api")])
+    facts = gather(host, "/opt/lifetracker", "v1", migrations_dir="packages/core/prisma/migrations")
+    assert facts["noop"] is True and facts["target_migrations"] is None
+    assert not any("ls-tree" in call for call in host.calls)
+
+
+def test_gather_build_when_no_kept_images():
+    facts = gather(FakeHost(images={}), "/opt/lifetracker", "v1")
+    assert (facts["reuse"], facts["changing"]) == (False, ["api"])
+
+
+def test_unknown_target_lists_recent_commits():
+    with pytest.raises(ReleaseError) as error:
+        gather(FakeHost(resolves=False), "/opt/lifetracker", "zzz")
+    assert "commit zzz does not resolve" in str(error.value)
+    assert error.value.details["recent"] == ["b65522e feat: moods", "425da83 feat: first"]
+
+
+def test_dirty_files_reported():
+    facts = gather(FakeHost(dirty=" M compose.yaml\n"), "/opt/lifetracker", "v1")
+    assert facts["dirty_files"] == [" M compose.yaml"]
