@@ -28,6 +28,7 @@ def playbook_command(playbook: str, *args: str):
     env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
     env["ANSIBLE_COLLECTIONS_PATH"] = str(PROJECT_DIR / ".collections")
     env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"  # molecule exports ANSIBLE_FORCE_COLOR=true
     env["ANSIBLE_INTERPRETER_PYTHON"] = "/usr/bin/python3"
     cmd = ["ansible-playbook", "-i", scenario_inventory(), str(PROJECT_DIR / playbook), *args]
     return cmd, env

@@ -11,7 +11,8 @@ short_description: Parse the contents of a Compose .env file into a dict
 version_added: 0.1.0
 description:
   - C(KEY=value) lines; blank lines and C(#) comments skipped; an C(export ) prefix and
-    matching single or double quotes around the value removed. No interpolation.
+    matching single or double quotes around the value removed; an unquoted value ends at
+    a space and C(#). No interpolation. Same parser as the modules (module_utils/_dotenv.py).
   - The result holds secrets; use it only in tasks with C(no_log).
 options:
   _input:
@@ -33,26 +34,11 @@ _value:
   type: dict
 """
 
-import re
-
-LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
-
-
-def unquote(value):
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 
 
 def dotenv(text):
-    values = {}
-    for line in (text or "").splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = LINE.match(line)
-        if match:
-            values[match.group(1)] = unquote(match.group(2))
-    return values
+    return parse_env_file(text)
 
 
 class FilterModule:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import time
 
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -212,9 +213,20 @@ def build_environ(database_url=None):
     return env
 
 
-def build_prisma_argv(command, action, migration=None, schema=None, config=None):
-    """argv for `prisma migrate <action>`: action is status, deploy, rolled_back or applied."""
+def build_prisma_argv(command, action, migration=None, schema=None, config=None, to_schema=None):
+    """argv for `prisma migrate <action>`: status, deploy, rolled_back, applied or diff.
+
+    diff compares the live database (the config's datasource, DATABASE_URL) with the
+    schema file `to_schema` and prints the SQL script that gets from one to the other
+    (Prisma 7 flags; `--schema` does not apply to diff)."""
     argv = list(command or DEFAULT_COMMAND) + ["migrate"]
+    if action == "diff":
+        if not to_schema:
+            raise ValueError("diff needs a schema file to compare the database with")
+        argv += ["diff", "--from-config-datasource", "--to-schema", to_schema, "--script"]
+        if config:
+            argv += ["--config", config]
+        return argv
     if action in ("status", "deploy"):
         argv.append(action)
     elif action in RESOLVE_FLAGS:
@@ -413,6 +425,27 @@ def parse_resolve(rc, stdout, stderr):
     }
 
 
+EMPTY_DIFF = "-- This is an empty migration."
+
+
+def parse_diff(rc, stdout, stderr):
+    """Parse `prisma migrate diff --script`: the SQL script, and whether it is empty.
+
+    Prisma prints only the script on stdout ("-- This is an empty migration." when the
+    two sides match); its own messages go to stderr."""
+    script = strip_ansi(stdout).strip("\n")
+    body = [line for line in script.splitlines()
+            if line.strip() and not line.strip().startswith("--")]
+    return {
+        "rc": rc,
+        "ok": rc == 0,
+        "script": script + "\n" if script else "",
+        "empty": rc == 0 and (not body or script.strip() == EMPTY_DIFF),
+        "statements": len([line for line in body if line.rstrip().endswith(";")]),
+        "error": parse_error(stdout, stderr) if rc != 0 else None,
+    }
+
+
 def parse_table_json(stdout):
     """Rows of _prisma_migrations from the table_query() output."""
     text = (stdout or "").strip()
@@ -570,8 +603,8 @@ _ADVICE = {
               "rolled back)"),
     "P3012": ("migration {migration} is not in a failed state (it succeeded), so it cannot be marked "
               "rolled back: to undo a succeeded migration restore the pre-deploy backup "
-              "(playbooks/full_rollback.yml or playbooks/db_restore.yml) or write a new migration "
-              "that reverses it"),
+              "(playbooks/full_rollback.yml or playbooks/db_restore.yml) or revert it with a new "
+              "migration: playbooks/migration_resolve.yml -e migration={migration} -e action=reverted"),
     "P3017": ("migration {migration} is not in {migrations_dir}: pass the whole directory name of a "
               "migration of the checked-out release (e.g. 20250301000000_add_mood)"),
     "P3018": ("migration {migration} failed{db_error_part}; statements before the failure may be "
@@ -674,6 +707,8 @@ class PrismaMigrate(object):
             self.run_status()
         elif state == "deployed":
             self.run_deploy()
+        elif state == "diff":
+            self.run_diff()
         else:
             self.run_resolve(state)
 
@@ -717,6 +752,8 @@ class PrismaMigrate(object):
             self.fail("read_table: psql not found on the managed host")
         if p["timeout"] < 0:
             self.fail("timeout must be 0 (no limit) or more seconds")
+        if p["state"] == "diff" and p["to_schema"] and not os.path.isfile(p["to_schema"]):
+            self.fail("to_schema %s does not exist or is not a file" % p["to_schema"])
 
     def database_url(self):
         p = self.p
@@ -945,6 +982,30 @@ class PrismaMigrate(object):
         else:
             msg = "no pending migrations"
         self.exit(msg)
+
+    def run_diff(self):
+        """Read-only (also in check mode): the SQL from the live database to `to_schema`
+        (or to `to_schema_content`, written to a 0600 file in the module's private tmpdir)."""
+        schema, label = self.p["to_schema"], self.p["to_schema"]
+        if self.p["to_schema_content"] is not None:
+            fd, schema = tempfile.mkstemp(suffix=".prisma", dir=self.module.tmpdir)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.p["to_schema_content"])
+            label = "the given schema"
+        argv = build_prisma_argv(self.p["command"], "diff", config=self.p["config"], to_schema=schema)
+        res = self.runner.run(argv)
+        self.result.update(rc=res["rc"], cmd=res["cmd"], stdout=res["stdout"], stderr=res["stderr"])
+        parsed = parse_diff(res["rc"], res["stdout"], res["stderr"])
+        if res["rc"] != 0:
+            error = parsed["error"] or {}
+            self.result.update(error_code=error.get("code"), error=parsed["error"], diagnostic="error")
+            self.fail(self.explain(parsed["error"], res, "prisma migrate diff") if parsed["error"]
+                      else failure_message("prisma migrate diff", res))
+        self.result.update(script=parsed["script"], empty_diff=parsed["empty"], statements=parsed["statements"])
+        if parsed["empty"]:
+            self.exit("the database already matches %s (empty diff)" % label)
+        self.exit("%d statement%s from the database to %s" % (
+            parsed["statements"], "" if parsed["statements"] == 1 else "s", label))
 
     def check_deploy(self):
         argv = build_prisma_argv(self.p["command"], "deploy", None, self.p["schema"], self.p["config"])

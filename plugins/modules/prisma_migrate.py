@@ -8,10 +8,10 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: prisma_migrate
-short_description: Read and change Prisma Migrate state (status, resolve, deploy)
+short_description: Read and change Prisma Migrate state (status, resolve, deploy, diff)
 version_added: 0.1.0
 description:
-  - Wraps the Prisma CLI (C(prisma migrate status|resolve|deploy)) on the app server and
+  - Wraps the Prisma CLI (C(prisma migrate status|resolve|deploy|diff)) on the app server and
     returns parsed, structured facts instead of raw output.
   - O(state=status) is read-only. Prisma 7 exits 1 for pending or failed migrations; that
     is reported (RV(pending), RV(failed_migrations), RV(up_to_date)), not treated as a failure.
@@ -20,6 +20,9 @@ description:
     table, so a migration already in the wanted state is reported as C(ok) without running
     anything, and names Prisma would refuse (P3011, P3012) are refused before anything runs.
   - O(state=deployed) runs C(prisma migrate deploy) and reports which migrations it applied.
+  - O(state=diff) runs C(prisma migrate diff --from-config-datasource --to-schema <file>
+    --script) and returns the SQL that would bring the live database to the schema in
+    O(to_schema) or O(to_schema_content) (RV(script)); read-only, also in check mode.
   - The migration name is checked against Prisma's directory pattern and must exist in the
     migrations directory before any command runs.
   - The database password never appears in argv. C(DATABASE_URL) is passed to Prisma through
@@ -39,14 +42,27 @@ options:
       - V(rolled_back) marks a failed migration as rolled back (C(migrate resolve --rolled-back)).
       - V(applied) marks a migration as applied (C(migrate resolve --applied)).
       - V(deployed) applies all pending migrations (C(migrate deploy)).
+      - V(diff) returns the SQL from the live database to O(to_schema) or O(to_schema_content) (read-only).
     type: str
-    choices: [status, rolled_back, applied, deployed]
+    choices: [status, rolled_back, applied, deployed, diff]
     default: status
   migration:
     description:
       - Migration directory name, e.g. C(20250301000000_entry_mood_required).
       - Required for O(state=rolled_back) and O(state=applied).
       - Must match C(^\d{14}_[A-Za-z0-9_]+$) and exist as a directory in O(migrations_dir).
+    type: str
+  to_schema:
+    description:
+      - A C(schema.prisma) file to compare the live database with (O(state=diff)).
+      - O(state=diff) needs this or O(to_schema_content).
+    type: path
+  to_schema_content:
+    description:
+      - The text of a C(schema.prisma) to compare the live database with (O(state=diff)), for
+        example an older commit's schema from C(git show <commit>:<path>). It is written to a
+        0600 file in the module's private temporary directory, removed when the module ends.
+      - Mutually exclusive with O(to_schema).
     type: str
   project_dir:
     description: Directory the CLI runs in (the Prisma project, with C(prisma.config.ts)).
@@ -107,7 +123,7 @@ notes:
     O(state=applied) and O(state=deployed) only C(migrate status) (and the table) are read,
     and the result says what would change (RV(planned_cmd), RV(deployed_migrations)).
     O(state=deployed) in check mode fails like the real run would when a failed migration
-    blocks deploy (P3009).
+    blocks deploy (P3009). O(state=diff) only reads, so it runs as usual.
   - Runs with C(LC_ALL=C), C(CHECKPOINT_DISABLE=1) and C(NO_COLOR=1).
 seealso:
   - name: Prisma Migrate in production
@@ -142,6 +158,19 @@ EXAMPLES = r"""
     state: rolled_back
     migration: 20250301000000_entry_mood_required
     env_file: /opt/lifetracker/.env
+
+- name: Read v1's schema from git
+  ansible.builtin.command:
+    argv: [git, -C, /opt/lifetracker, show, "v1:packages/core/prisma/schema.prisma"]
+  register: v1_schema
+  changed_when: false
+
+- name: SQL that takes the live database back to v1's schema (read-only)
+  maverick.rollback.prisma_migrate:
+    state: diff
+    to_schema_content: "{{ v1_schema.stdout }}"
+    env_file: /opt/lifetracker/.env
+  register: revert
 
 - name: Apply pending migrations with an explicit URL
   maverick.rollback.prisma_migrate:
@@ -271,6 +300,21 @@ database_url_source:
   description: Where the URL came from (V(option), V(env_file:DATABASE_URL), V(env_file:POSTGRES_*), V(none)).
   returned: always
   type: str
+script:
+  description: >-
+    The SQL script from C(migrate diff) (ends with a newline); C(-- This is an empty migration.)
+    when the database already matches the schema.
+  returned: state is diff
+  type: str
+  sample: "-- DropTable\nDROP TABLE \"Tag\";\n"
+empty_diff:
+  description: True when the database already matches the schema (nothing to run).
+  returned: state is diff
+  type: bool
+statements:
+  description: Number of SQL statements in RV(script).
+  returned: state is diff
+  type: int
 duration_s:
   description: Seconds spent in commands (Prisma and psql).
   returned: always
@@ -282,8 +326,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._prisma import PrismaMigrate
 
 ARGUMENT_SPEC = dict(
-    state=dict(type="str", default="status", choices=["status", "rolled_back", "applied", "deployed"]),
+    state=dict(type="str", default="status", choices=["status", "rolled_back", "applied", "deployed", "diff"]),
     migration=dict(type="str"),
+    to_schema=dict(type="path"),
+    to_schema_content=dict(type="str"),
     project_dir=dict(type="path", default="/opt/lifetracker/packages/core"),
     command=dict(type="list", elements="str", default=["bunx", "--bun", "prisma"]),
     schema=dict(type="path"),
@@ -301,7 +347,9 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        required_if=[("state", "rolled_back", ["migration"]), ("state", "applied", ["migration"])],
+        required_if=[("state", "rolled_back", ["migration"]), ("state", "applied", ["migration"]),
+                     ("state", "diff", ["to_schema", "to_schema_content"], True)],
+        mutually_exclusive=[("to_schema", "to_schema_content")],
         supports_check_mode=True,
     )
     PrismaMigrate(module).run()

@@ -13,9 +13,11 @@ from ansible_collections.maverick.rollback.plugins.filter.dotenv import dotenv
     ("URL=postgresql://u:p@h:5432/db?x=1", {"URL": "postgresql://u:p@h:5432/db?x=1"}),
     ("EMPTY=\nSPACED = v ", {"EMPTY": "", "SPACED": "v"}),
     ("not a line\n=x\nOK=1", {"OK": "1"}),
+    ("A=1 # note\nB='x # kept'", {"A": "1", "B": "x # kept"}),
+    ('D="line\\nnext"', {"D": "line\nnext"}),
     ("MIS='matched\"", {"MIS": "'matched\""}),
     ("", {}),
     (None, {}),
-], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "mismatched-quotes", "empty", "none"])
+], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "inline-comment", "escapes", "mismatched-quotes", "empty", "none"])
 def test_dotenv(text, expected):
     assert dotenv(text) == expected
