@@ -1,0 +1,14 @@
+"""Modules run as they do on a managed host.
+
+Importing any controller code (ansible.template, used by role tests) flips
+ansible.module_utils._internal.is_controller to True for the whole process;
+then module warnings go to the controller's display instead of the result.
+"""
+
+import pytest
+from ansible.module_utils import _internal
+
+
+@pytest.fixture(autouse=True)
+def module_side(monkeypatch):
+    monkeypatch.setattr(_internal, "is_controller", False)
