@@ -19,6 +19,8 @@ import os
 import re
 import zlib
 
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
+
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
 MASK = "********"
 HEAD_BYTES = 64 * 1024
@@ -57,32 +59,6 @@ class PgError(Exception):
 
 
 # --------------------------------------------------------------------------- .env
-
-
-def parse_env_file(text):
-    """Parse a Compose-style .env file (KEY=VALUE lines) into a dict.
-
-    Comments, blank lines and ``export`` prefixes are ignored; matching single or
-    double quotes around a value are removed; an unquoted value ends at `` #``.
-    """
-    result = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        else:
-            value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
-        result[key] = value
-    return result
 
 
 def resolve_connection(params, env):

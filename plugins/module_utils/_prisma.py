@@ -19,8 +19,9 @@ import os
 import re
 import tempfile
 import time
-
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
 
 MASK = "********"
 # Prisma's directory name pattern ^\d{14}_[A-Za-z0-9_]+$, anchored with \A...\Z so a
@@ -129,30 +130,6 @@ def local_checksums(migrations_dir, names):
 
 
 # -------------------------------------------------------- database URL and .env
-
-def parse_env_file(text):
-    """KEY=VALUE lines of a dotenv file: comments, `export `, single/double quotes."""
-    env = {}
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            quote_char, value = value[0], value[1:-1]
-            if quote_char == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        env[key] = value
-    return env
-
 
 def database_url_from_env(env, host="127.0.0.1", port=None):
     """(url, source, missing keys) from a parsed .env: DATABASE_URL or POSTGRES_*."""
