@@ -355,6 +355,9 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
     stamp = created.timestamp() if created else os.path.getmtime(path)
     facts["age_s"] = max(0, int(time.time() - stamp))
     if info["format"] != "plain":
+        # A backup this connection cannot read (a directory through compose) is not damaged:
+        # say so before reading it, not as "truncated or corrupt".
+        restore_plan(ops.conn["via"], info["format"], info["compression"], 1)
         try:
             toc = ops.archive_list(path, info)
             if not facts["manifest_checked"]:
