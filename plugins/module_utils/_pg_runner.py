@@ -23,6 +23,7 @@ import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
+    parse_env_file, resolve_connection,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
     restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
@@ -353,3 +354,22 @@ class PgOps:
         result["objects_total"] = sum(result["objects"].values())
         return result
 
+
+def module_connection(module):
+    """The connection both modules use: options first, then the app's .env.
+
+    Returns (connection, env file path or None); the password becomes a
+    no_log value so Ansible masks it wherever it appears.
+    """
+    params = module.params
+    env = {}
+    env_file = params["env_file"] or (os.path.join(params["project_dir"], ".env") if params["project_dir"] else None)
+    if env_file and os.path.isfile(env_file):
+        with open(env_file, "r", errors="replace") as handle:
+            env = parse_env_file(handle.read())
+    elif params["env_file"]:
+        module.fail_json(msg="env_file %s does not exist" % params["env_file"])
+    conn = resolve_connection(params, env)
+    if conn["password"]:
+        module.no_log_values.add(conn["password"])
+    return conn, env_file

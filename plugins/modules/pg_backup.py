@@ -226,9 +226,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CONNECTION_ARGUMENT_SPEC, PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
-    mask, parse_backup_name, parse_env_file, parse_tool_version, pg_dump_argv, read_manifest,
-    resolve_connection, select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner
+    mask, parse_backup_name, parse_tool_version, pg_dump_argv, read_manifest,
+    select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, module_connection
 
 
 class Interrupted(Exception):
@@ -306,17 +306,8 @@ def main():
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
-    env = {}
-    env_file = p["env_file"] or (os.path.join(p["project_dir"], ".env") if p["project_dir"] else None)
-    if env_file and os.path.isfile(env_file):
-        with open(env_file, "r", errors="replace") as handle:
-            env = parse_env_file(handle.read())
-    elif p["env_file"]:
-        module.fail_json(msg="env_file %s does not exist" % p["env_file"])
-    conn = resolve_connection(p, env)
+    conn, env_file = module_connection(module)
     secrets = [conn["password"]]
-    if conn["password"]:
-        module.no_log_values.add(conn["password"])
 
     database = conn["database"]
     app = p["app"] or os.path.basename(os.path.normpath(p["project_dir"] or "")) or "app"

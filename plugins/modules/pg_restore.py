@@ -291,8 +291,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CONNECTION_ARGUMENT_SPEC, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
-    mask, parse_env_file, parse_iso, read_manifest, resolve_connection, restore_plan, sha256_path)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner
+    mask, parse_iso, read_manifest, restore_plan, sha256_path)
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, module_connection
 
 
 class Interrupted(Exception):
@@ -377,17 +377,8 @@ def main():
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
-    env = {}
-    env_file = p["env_file"] or (os.path.join(p["project_dir"], ".env") if p["project_dir"] else None)
-    if env_file and os.path.isfile(env_file):
-        with open(env_file, "r", errors="replace") as handle:
-            env = parse_env_file(handle.read())
-    elif p["env_file"]:
-        module.fail_json(msg="env_file %s does not exist" % p["env_file"])
-    conn = resolve_connection(p, env)
+    conn, env_file = module_connection(module)
     secrets = [conn["password"]]
-    if conn["password"]:
-        module.no_log_values.add(conn["password"])
     db = conn["database"]
 
     problems = [check_db_name(db or "")]
