@@ -5,7 +5,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIO ?=
 
-.PHONY: setup demo test lint unit molecule build clean
+.PHONY: setup demo test lint unit molecule build clean ecosystem
 
 setup:  ## offline sandbox + venv (idempotent)
 	bash sandbox/setup.sh
@@ -13,7 +13,7 @@ setup:  ## offline sandbox + venv (idempotent)
 demo: setup  ## sample app up at v2 in the sandbox, health gate, next steps
 	bash sandbox/demo.sh
 
-test: setup lint unit build molecule  ## everything CI runs
+test: setup lint unit build ecosystem molecule  ## everything CI runs
 	@echo "[test] all green"
 
 lint:
@@ -25,6 +25,10 @@ unit:
 
 build:
 	ansible-galaxy collection build --force --output-path .sandbox/dist
+
+ecosystem:  ## AWX surveys, EE, changelog, installed collection + ansible-doc, ansible-test sanity (offline set)
+	pytest -p no:cacheprovider tests/ecosystem
+	bash tests/ecosystem/sanity.sh
 
 molecule:  ## all scenarios, or one: make molecule SCENARIO=health_check
 ifeq ($(SCENARIO),)

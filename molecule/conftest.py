@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -79,3 +80,25 @@ def health(host) -> tuple[int, dict]:
 @pytest.fixture
 def head_commit(host) -> str:
     return host.check_output("git -C %s rev-parse HEAD" % APP_DIR)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def play(playbook: str, *args: str, check: bool = False, timeout: int = 300) -> subprocess.CompletedProcess:
+    """run_playbook with --check when asked; stdout without colour codes."""
+    proc = run_playbook(playbook, *args, *(["--check"] if check else []), timeout=timeout)
+    proc.stdout = ANSI.sub("", proc.stdout)
+    return proc
+
+
+def recap(proc) -> tuple[int, int]:
+    """(changed, failed) counts of the play recap."""
+    match = re.search(r"ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
+    assert match, proc.stdout
+    return int(match.group(1)), int(match.group(2))
+
+
+def flat(text: str) -> str:
+    """Output with Ansible's YAML line folding and quote doubling undone, for phrase matching."""
+    return re.sub(r"\s+", " ", text).replace("''", "'")

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import time
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
 
@@ -145,6 +145,15 @@ def database_url_from_env(env, host="127.0.0.1", port=None):
         quote(env["POSTGRES_USER"], safe=""), quote(env["POSTGRES_PASSWORD"], safe=""),
         _url_host(host), port, quote(env["POSTGRES_DB"], safe=""))
     return url, "env_file:POSTGRES_*", []
+
+
+DB_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")
+
+
+def with_database(url, name):
+    """The same URL pointing at another database (a scratch copy for a rehearsal)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), parts.query, parts.fragment))
 
 
 def _url_host(host):
@@ -727,6 +736,8 @@ class PrismaMigrate(object):
             self.fail("Prisma command %r not found on PATH" % p["command"][0])
         if p["read_table"] and not self.module.get_bin_path("psql"):
             self.fail("read_table: psql not found on the managed host")
+        if p["database_name"] is not None and not DB_NAME_RE.match(p["database_name"]):
+            self.fail("database_name must be letters, digits, '_' or '-' (at most 63), got %r" % p["database_name"])
         if p["timeout"] < 0:
             self.fail("timeout must be 0 (no limit) or more seconds")
         if p["state"] == "diff" and p["to_schema"] and not os.path.isfile(p["to_schema"]):
@@ -754,6 +765,8 @@ class PrismaMigrate(object):
 
     def setup(self):
         url, source = self.database_url()
+        if url and self.p["database_name"]:
+            url = with_database(url, self.p["database_name"])
         self.result["database_url_source"] = source
         secrets = []
         if url:

@@ -153,14 +153,20 @@ def docker_state(run, project, built):
     return running, ids_by_ref
 
 
+def migrations_at(run, project_dir, sha, migrations_dir):
+    """Migration directory names in a commit's tree (read from git, no checkout)."""
+    rc, out, _ = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (sha, migrations_dir)))
+    return migration_names(out) if rc == 0 else []  # no directory: the commit knows none
+
+
 def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
     """Everything a rollback decides on, before it changes anything."""
     (from_sha, from_subject), (to_sha, to_subject) = resolve(run, project_dir, target_ref)
     dirty = must(run, git(project_dir, "status", "--porcelain", "--untracked-files=no"), "git status").splitlines()
-    migrations = None
+    migrations = from_migrations = None
     if migrations_dir and to_sha != from_sha:
-        rc, out, _ = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (to_sha, migrations_dir)))
-        migrations = migration_names(out) if rc == 0 else []  # no directory: the target knows none
+        migrations = migrations_at(run, project_dir, to_sha, migrations_dir)
+        from_migrations = migrations_at(run, project_dir, from_sha, migrations_dir)
     config = json.loads(must(run, compose(project_dir, project_name, "config", "--format", "json"), "docker compose config"))
     project = config.get("name", project_name)
     built = built_images(config)
@@ -171,6 +177,7 @@ def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
         "target": {"sha": to_sha, "subject": to_subject},
         "dirty_files": dirty,
         "target_migrations": migrations,
+        "from_migrations": from_migrations,
         "project": project,
         "built": built,
         "running": running,

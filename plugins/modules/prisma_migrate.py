@@ -107,6 +107,11 @@ options:
       - Port for the URL built from O(env_file).
       - Default C(POSTGRES_PORT) from O(env_file) when set (what Compose publishes), else 5433.
     type: int
+  database_name:
+    description:
+      - Use this database instead of the one in the URL (from O(database_url) or O(env_file)), with the same
+        server and credentials; for example a scratch copy restored to rehearse the migrations.
+    type: str
   read_table:
     description:
       - Also read the C(_prisma_migrations) table with C(psql) and return it as
@@ -339,6 +344,7 @@ ARGUMENT_SPEC = dict(
     env_file=dict(type="path"),
     database_host=dict(type="str", default="127.0.0.1"),
     database_port=dict(type="int"),
+    database_name=dict(type="str"),
     read_table=dict(type="bool", default=False),
     timeout=dict(type="int", default=600),
 )

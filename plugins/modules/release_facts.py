@@ -78,6 +78,11 @@ target_migrations:
   type: list
   elements: str
   returned: success
+from_migrations:
+  description: Migration directory names at the current commit; null when not read (as RV(target_migrations)).
+  type: list
+  elements: str
+  returned: success
 project:
   description: Compose project name.
   type: str

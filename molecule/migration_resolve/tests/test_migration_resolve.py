@@ -19,14 +19,14 @@ import shlex
 
 import pytest
 
-from conftest import APP_DIR, app_env, health, run_playbook
+from conftest import APP_DIR, app_env, flat, health, play, recap
 
 PLAYBOOK = "playbooks/migration_resolve.yml"
 DEPLOY = "molecule/migration_resolve/deploy.yml"
 PORT = 25560
 STATE = "/var/lib/maverick-rollback/lifetracker"
 LEDGER = STATE + "/ledger.jsonl"
-BACKUPS = "/var/lib/maverick-rollback/backups"
+BACKUPS = "/var/lib/maverick-rollback/backups/pre-migration"
 TAGS = "20250201000000_add_tags"
 MOOD = "20250301000000_entry_mood_required"
 MIGRATIONS = APP_DIR + "/packages/core/prisma/migrations"
@@ -44,7 +44,6 @@ ALTER TABLE "Entry" ALTER COLUMN "mood" SET NOT NULL;
 # the tests compare is read with ONE shell command.
 
 _CACHE = {}
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def psql_cmd(host, sql):
@@ -96,25 +95,6 @@ def file_facts(host, path):
     """(octal mode, sha256) of a file on the server, one round trip."""
     mode, digest = host.check_output("stat -c %%a %s && sha256sum %s | cut -d' ' -f1" % (path, path)).split()
     return int(mode, 8), digest
-
-
-def recap(proc):
-    """(changed, failed) counts of the play recap."""
-    match = re.search(r"ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
-    assert match, proc.stdout
-    return int(match.group(1)), int(match.group(2))
-
-
-def flat(text):
-    """Output with Ansible's YAML line folding and quote doubling undone, for phrase matching."""
-    return re.sub(r"\s+", " ", text).replace("''", "'")
-
-
-def play(playbook, *args, check=False):
-    """Run a playbook of the collection; stdout without colour codes."""
-    proc = run_playbook(playbook, *args, *(["--check"] if check else []))
-    proc.stdout = ANSI.sub("", proc.stdout)
-    return proc
 
 
 def resolve(*args, check=False):

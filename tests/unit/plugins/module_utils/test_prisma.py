@@ -377,6 +377,12 @@ def test_url_from_env_builds_and_encodes():
     assert url2.endswith("@db:5433/lifetracker")
 
 
+def test_with_database_keeps_server_credentials_and_options():
+    url = "postgresql://u:p%40ss@db:5433/app?schema=core&sslmode=require"
+    assert P.with_database(url, "app_verify_20261127180000") == \
+        "postgresql://u:p%40ss@db:5433/app_verify_20261127180000?schema=core&sslmode=require"
+
+
 def test_url_from_env_prefers_database_url_and_reports_missing():
     assert P.database_url_from_env({"DATABASE_URL": "postgresql://a:b@c/d", "POSTGRES_USER": "x"})[:2] == \
         ("postgresql://a:b@c/d", "env_file:DATABASE_URL")

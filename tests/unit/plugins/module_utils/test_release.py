@@ -96,6 +96,8 @@ class FakeHost:
         if "status" in argv:
             return 0, self.dirty, ""
         if "ls-tree" in argv:
+            if argv[-1].startswith(V2 + ":"):  # the newer commit adds a migration
+                return 0, "20250101000000_init\n20250201000000_add_tags\nmigration_lock.toml\n", ""
             return 0, "20250101000000_init\nmigration_lock.toml\n", ""
         if joined.endswith("config --format json"):
             return 0, json.dumps({"name": "lifetracker", "services": {"api": {"build": {}}}}), ""
@@ -114,6 +116,8 @@ def test_gather_plans_a_reuse_rollback():
     assert facts["from"] == {"sha": V2, "subject": "feat: current"}
     assert facts["target"] == {"sha": V1, "subject": "feat: target"}
     assert facts["target_migrations"] == ["20250101000000_init"]
+    # what the current commit knows, read from its tree too (deploys compare the two)
+    assert facts["from_migrations"] == ["20250101000000_init", "20250201000000_add_tags"]
     assert (facts["reuse"], facts["changing"], facts["noop"]) == (True, ["api"], False)
     assert facts["running"] == {"api": "sha256:v2api"} and facts["ref_images"] == {"api": "sha256:v2api"}
     # the ref goes to git after HEAD and is peeled; '--' ends the revisions
@@ -123,7 +127,7 @@ def test_gather_plans_a_reuse_rollback():
 def test_gather_noop_when_on_target_with_its_images():
     host = FakeHost(head=V1, target=V1, containers=[container("api", "sha256:v1api")])
     facts = gather(host, "/opt/lifetracker", "v1", migrations_dir="packages/core/prisma/migrations")
-    assert facts["noop"] is True and facts["target_migrations"] is None
+    assert facts["noop"] is True and facts["target_migrations"] is None and facts["from_migrations"] is None
     assert not any("ls-tree" in call for call in host.calls)
 
 

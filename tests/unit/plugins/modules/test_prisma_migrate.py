@@ -246,6 +246,7 @@ BAD_INPUTS = [
     ("missing-migration", {"state": "rolled_back"}, "state is rolled_back but all of the following are missing: migration"),
     ("bad-state", {"state": "reset"}, "value of state must be one of"),
     ("no-project", {"project_dir": "/nonexistent/core"}, "project_dir /nonexistent/core does not exist"),
+    ("database-name", {"database_name": "x/../postgres?host=evil"}, "database_name must be"),
 ]
 
 
@@ -419,6 +420,15 @@ def test_database_url_option_wins_and_is_not_logged(monkeypatch, project):
     assert fake.calls[0]["env"]["DATABASE_URL"].endswith("@db:5432/app?schema=core")
     assert result["database_url_source"] == "option"
     assert "opt-secret" not in json.dumps(result)
+
+
+def test_database_name_points_the_url_at_a_scratch_copy(monkeypatch, project):
+    args = base(project, state="deployed", database_name="lifetracker_verify_20261127180000")
+    result, fake = run_module(monkeypatch, args, {"deploy": "deploy_ok"})
+    url = fake.calls[0]["env"]["DATABASE_URL"]
+    assert url.endswith("@127.0.0.1:25610/lifetracker_verify_20261127180000")
+    assert result["database"].endswith("/lifetracker_verify_20261127180000")
+    assert_no_secret(result, fake)
 
 
 def test_no_url_leaves_prisma_config_to_decide(monkeypatch, project):

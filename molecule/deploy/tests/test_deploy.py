@@ -1,0 +1,266 @@
+"""deploy scenario: deploy.yml, migration_rehearsal.yml and full_rollback.yml on the sandbox.
+
+Tests run in file order and build on each other's state:
+prepare brought v1 up by hand (no ledger); converge deployed v1 (adopted, backed up,
+images tagged). Then v2 (adds a migration, rehearsed on a copy first), the same commit
+again (no change), v4 (its migration fails half-way): stopped by the rehearsal, and with
+the rehearsal off brought back (app and database) with no data lost; v3 (bad /health):
+rolled back; then full_rollback to v1 (code, schema and data of v1) and `previous` from
+git's reflog when the ledger is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from conftest import APP_DIR, app_env, flat, health, play, recap
+
+DEPLOY = "playbooks/deploy.yml"
+REHEARSAL = "playbooks/migration_rehearsal.yml"
+FULL = "playbooks/full_rollback.yml"
+QUICK = "playbooks/quick_rollback.yml"
+PORT = 25600
+LEDGER = "/var/lib/maverick-rollback/lifetracker/ledger.jsonl"
+V1 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"
+V2 = "b65522e1bab699cd5a9a58211cf8067bb51b2527"
+V3 = "f26adb1c30fba7f95142c2839f358299c6188b0e"
+V4 = "6d1ef0208fe2d619ec17902e2eaa1d6c78917ee6"
+TAGS = "20250201000000_add_tags"
+MOOD = "20250301000000_entry_mood_required"
+
+_PW = {}
+
+
+def psql_cmd(host, sql, db="lifetracker"):
+    """psql over TCP as the app connects (password from the app's .env, in the environment)."""
+    if "pw" not in _PW:
+        _PW["pw"] = app_env(host)["POSTGRES_PASSWORD"]
+    return ("PGPASSWORD=%s psql -X -h 127.0.0.1 -p %d -U lifetracker -d %s -Atc %s"
+            % (shlex.quote(_PW["pw"]), PORT, db, shlex.quote(sql)))
+
+
+def psql(host, sql, db="lifetracker"):
+    return host.check_output(psql_cmd(host, sql, db))
+
+
+def add_entry(host, title):
+    psql(host, "INSERT INTO \"Entry\" (title) VALUES ('%s')" % title)
+
+
+QUERIES = {
+    "migrations": "SELECT migration_name || ':' || (finished_at IS NOT NULL) || ':' || (rolled_back_at IS NOT NULL) "
+                  "FROM _prisma_migrations ORDER BY migration_name",
+    "tables": "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    "columns": "SELECT column_name FROM information_schema.columns WHERE table_name = 'Entry' ORDER BY 1",
+    "entries": "SELECT title FROM \"Entry\" ORDER BY id",
+    "databases": "SELECT datname FROM pg_database WHERE datname LIKE 'lifetracker%' ORDER BY 1",
+}
+
+
+def state(host):
+    """HEAD, the api container (id, image, start time), database contents and the ledger: one round trip."""
+    parts = ["echo @@%s; %s" % (key, psql_cmd(host, sql)) for key, sql in QUERIES.items()]
+    parts += [
+        "echo @@head; git -C %s rev-parse HEAD" % APP_DIR,
+        "echo @@api; docker inspect -f '{{.Id}} {{.Image}} {{.State.StartedAt}}' mr-deploy-api-1",
+        "echo @@ledger; cat %s 2>/dev/null || true" % LEDGER,
+    ]
+    out = host.check_output(" ; ".join(parts))
+    sections = dict((chunk.split("\n", 1) + [""])[:2] for chunk in out.split("@@")[1:])
+    lines = {k: [line for line in v.splitlines() if line.strip()] for k, v in sections.items()}
+    container, image, started = lines["api"][0].split()
+    return {
+        "migrations": lines["migrations"],
+        "tables": set(lines["tables"]),
+        "columns": set(lines["columns"]),
+        "entries": lines["entries"],
+        "databases": lines["databases"],
+        "head": lines["head"][0],
+        "api": {"container": container, "image": image, "started": started},
+        "ledger": [json.loads(line) for line in lines["ledger"]],
+    }
+
+
+def image_of(host, commit):
+    """Image id kept for a commit (the api image tagged with its SHA)."""
+    return host.check_output("docker image inspect -f '{{.Id}}' mr-deploy-api:%s" % commit)
+
+
+def deploys(st):
+    return [r for r in st["ledger"] if r.get("action") == "deploy"]
+
+
+def assert_serving(host, commit):
+    status, body = health(host)
+    assert status == 200 and body.get("commit") == commit, (status, body)
+
+
+# ------------------------------------------------------------ converge: adopt + deploy v1
+
+def test_converge_adopted_v1_and_recorded_a_verified_backup(host):
+    st = state(host)
+    assert st["head"] == V1
+    assert_serving(host, V1)
+    first = st["ledger"][0]
+    assert (first["action"], first["to_commit"], first["outcome"]) == ("adopt", V1, "healthy")
+    backups = [r for r in st["ledger"] if r.get("action") == "backup"]
+    assert backups and backups[0]["outcome"] == "verified" and backups[0]["commit"].startswith(V1[:12])
+    deploy = deploys(st)[0]
+    assert (deploy["from_commit"], deploy["to_commit"], deploy["outcome"]) == (V1, V1, "healthy")
+    assert deploy["backup"] == backups[0]["path"]
+    assert host.file(deploy["backup"]).mode == 0o600
+    # v1's images are kept under its commit and run now
+    assert st["api"]["image"] == image_of(host, V1)
+
+
+# ------------------------------------------------------------------------ v1 -> v2
+
+def test_deploy_v2_rehearses_backs_up_migrates_and_records(host):
+    add_entry(host, "written-on-v1")
+    proc = play(DEPLOY, "-e", "commit=v2")
+    assert proc.returncode == 0, proc.stdout
+    out = flat(proc.stdout)
+    assert "migration rehearsal of %s: OK - 1 migration(s) applied to the copy" % V2[:12] in out
+    assert "DEPLOYED %s" % V2[:12] in out
+    st = state(host)
+    assert st["head"] == V2
+    assert_serving(host, V2)
+    assert "Tag" in st["tables"] and "mood" in st["columns"]
+    assert st["migrations"] == ["20250101000000_init:true:false", TAGS + ":true:false"]
+    assert st["entries"] == ["written-on-v1"]
+    # the rehearsal's copy is gone; nothing else was created
+    assert st["databases"] == ["lifetracker"]
+    deploy = deploys(st)[-1]
+    assert (deploy["from_commit"], deploy["to_commit"], deploy["outcome"]) == (V1, V2, "healthy")
+    assert deploy["migrations"] == [TAGS]
+    manifest = json.loads(host.file(deploy["backup"] + ".json").content_string)
+    assert manifest["commit"].startswith(V1[:12])  # taken while v1 ran: the database before v2
+    assert st["api"]["image"] == image_of(host, V2)
+
+
+def test_second_deploy_of_the_same_commit_changes_nothing(host):
+    before = state(host)
+    proc = play(DEPLOY, "-e", "commit=v2")
+    assert proc.returncode == 0, proc.stdout
+    assert recap(proc) == (0, 0)
+    assert "no change: %s already runs" % V2[:12] in flat(proc.stdout)
+    after = state(host)
+    assert after["api"] == before["api"] and len(after["ledger"]) == len(before["ledger"])
+
+
+def test_rehearsal_alone_reports_and_changes_nothing(host):
+    before = state(host)
+    proc = play(REHEARSAL, "-e", "commit=v4")
+    assert proc.returncode != 0
+    out = flat(proc.stdout)
+    assert "the migrations of %s FAILED on a copy of the database" % V4[:12] in out
+    assert "Production was not touched" in out
+    after = state(host)
+    assert after == before
+
+
+# ------------------------------------------------------------------ v4: bad migration
+
+def test_deploy_v4_is_stopped_by_the_rehearsal(host):
+    before = state(host)
+    proc = play(DEPLOY, "-e", "commit=v4")
+    assert proc.returncode != 0
+    out = flat(proc.stdout)
+    assert "DEPLOY OF %s FAILED at the validate step" % V4[:12] not in out
+    assert "FAILED on a copy of the database" in out
+    assert "state: production was not touched (still %s)" % V2[:12] in out
+    after = state(host)
+    # same container (never restarted), same code, same schema, same rows; copy dropped
+    assert after["api"] == before["api"] and after["head"] == V2
+    assert after["migrations"] == before["migrations"] and after["columns"] == before["columns"]
+    assert after["entries"] == before["entries"] and after["databases"] == ["lifetracker"]
+    assert_serving(host, V2)
+
+
+def test_deploy_v4_without_rehearsal_brings_app_and_database_back(host):
+    add_entry(host, "written-on-v2")
+    before = state(host)
+    proc = play(DEPLOY, "-e", "commit=v4", "-e", "rehearse=false", timeout=600)
+    assert proc.returncode != 0
+    out = flat(proc.stdout)
+    assert "DEPLOY OF %s FAILED at the switch step" % V4[:12] in out
+    assert "the database was restored from the pre-deploy backup" in out
+    assert "the app runs %s again and is healthy" % V2[:12] in out
+    after = state(host)
+    assert after["head"] == V2
+    assert_serving(host, V2)
+    # schema and rows exactly as before the deploy: no failed row, no half-added column
+    assert after["migrations"] == before["migrations"]
+    assert after["columns"] == before["columns"] and "mood_note" not in after["columns"]
+    assert after["entries"] == before["entries"] == ["written-on-v1", "written-on-v2"]
+    # nothing lost: the failed release's database is kept under a dated name
+    kept = [d for d in after["databases"] if d.startswith("lifetracker_pre_restore_")]
+    assert len(kept) == 1
+    failed_rows = psql(host, "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL", db=kept[0])
+    assert failed_rows.split() == [MOOD]
+    record = deploys(after)[-1]
+    assert (record["to_commit"], record["outcome"], record["stage"]) == (V4, "rolled_back", "switch")
+    assert record["database_restored"] is True and record["failed_database"] == kept[0]
+
+
+# ---------------------------------------------------------------------- v3: bad /health
+
+def test_deploy_v3_with_a_bad_health_rolls_back(host):
+    before = state(host)
+    proc = play(DEPLOY, "-e", "commit=v3")
+    assert proc.returncode != 0
+    out = flat(proc.stdout)
+    assert "DEPLOY OF %s FAILED at the switch step" % V3[:12] in out
+    assert "the app runs %s again and is healthy" % V2[:12] in out
+    after = state(host)
+    assert after["head"] == V2 and after["api"]["image"] == image_of(host, V2)
+    assert_serving(host, V2)
+    assert after["entries"] == before["entries"] and after["migrations"] == before["migrations"]
+    gate = [r for r in after["ledger"] if r.get("to_commit") == V3 and r.get("action") == "deploy"]
+    assert [r["outcome"] for r in gate] == ["failed", "rolled_back"]
+
+
+# ------------------------------------------------------------ full rollback v2 -> v1
+
+def test_full_rollback_refuses_without_confirmation_and_check_mode_changes_nothing(host):
+    before = state(host)
+    refused = play(FULL)
+    assert refused.returncode != 0
+    assert "without confirmation" in flat(refused.stdout) and "Nothing was changed" in flat(refused.stdout)
+    check = play(FULL, check=True)
+    assert check.returncode == 0, check.stdout
+    assert "full rollback of lifetracker: %s -> %s" % (V2[:12], V1[:12]) in flat(check.stdout)
+    assert state(host) == before
+
+
+def test_full_rollback_brings_code_schema_and_data_back_to_v1(host):
+    add_entry(host, "written-after-v2")
+    proc = play(FULL, "-e", "confirm=yes", timeout=600)
+    assert proc.returncode == 0, proc.stdout
+    assert "FULL ROLLBACK DONE: lifetracker runs %s" % V1[:12] in flat(proc.stdout)
+    st = state(host)
+    assert st["head"] == V1 and st["api"]["image"] == image_of(host, V1)
+    assert_serving(host, V1)
+    # schema of v1 (the v2 table and column are gone) and the rows of v1's pre-deploy backup
+    assert "Tag" not in st["tables"] and "mood" not in st["columns"]
+    assert st["migrations"] == ["20250101000000_init:true:false"]
+    assert st["entries"] == ["written-on-v1"]
+    # the v2 database (with the rows written since) is kept for an undo
+    kept = sorted(d for d in st["databases"] if d.startswith("lifetracker_pre_restore_"))
+    newest = kept[-1]
+    assert psql(host, "SELECT count(*) FROM \"Entry\" WHERE title = 'written-after-v2'", db=newest) == "1"
+    last = st["ledger"][-1]
+    assert (last["action"], last["to_commit"], last["outcome"], last["full_rollback"]) == ("rollback", V1, "healthy", True)
+
+
+def test_previous_falls_back_to_the_reflog_without_a_ledger(host):
+    host.check_output("mv %s %s.aside" % (LEDGER, LEDGER))
+    try:
+        proc = play(QUICK, "-e", "commit=previous", "-e", "app_rollback_allow_schema_ahead=true", check=True)
+    finally:
+        host.check_output("mv %s.aside %s" % (LEDGER, LEDGER))
+    assert proc.returncode == 0, proc.stdout
+    out = flat(proc.stdout)
+    assert "commit=previous: %s, from git's reflog" % V2[:12] in out
+    assert "to %s" % V2[:12] in out

@@ -1,0 +1,6 @@
+"""tests/ecosystem: the collection as its consumers see it; no sandbox needed."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
