@@ -56,8 +56,8 @@ def release_line(line, ledger_commits, kept, current):
     parts.append(subject)
     seen = ledger_commits.get(sha)
     if seen:
-        parts.append("| %s %s at %s (%dx)" % (seen.get("last_action"), seen.get("last_outcome"),
-                                             seen.get("last_time"), seen.get("deploys", 0)))
+        parts.append("| %s %s at %s (%dx)" % (
+            seen.get("last_action"), seen.get("last_outcome"), seen.get("last_time"), seen.get("deploys", 0)))
     if sha in kept:
         parts.append("| images kept")
     if sha == current:

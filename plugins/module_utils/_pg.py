@@ -19,7 +19,6 @@ import os
 import re
 import zlib
 
-from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
 
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
 MASK = "********"
@@ -705,7 +704,7 @@ def detect_format(path):
     compression = None
     if kind == "gzip":
         compression = "gzip"
-        head, tail, _ = gzip_head_tail(path)
+        head, tail, _size = gzip_head_tail(path)
         kind = sniff(head)
         if kind == "empty":
             raise PgError("backup %s decompresses to nothing" % path)

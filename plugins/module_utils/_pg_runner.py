@@ -21,9 +21,10 @@ import subprocess
 import tempfile
 import zlib
 
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
-    parse_env_file, resolve_connection,
+    resolve_connection,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
     restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
@@ -121,7 +122,7 @@ class Runner:
         try:
             proc = subprocess.run(self.full_argv(tool_argv), input=data.encode() if data is not None else None,
                                   stdin=None if data is not None else subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, check=False)
         except OSError as exc:
             raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc))
         return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")

@@ -56,7 +56,7 @@ def mask_secrets(text, secrets=()):
     for secret in secrets:
         if not secret:
             continue
-        for form in {secret, quote(secret, safe=""), quote(secret, safe="~")}:
+        for form in (secret, quote(secret, safe=""), quote(secret, safe="~")):
             text = text.replace(form, MASK)
     return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + m.group(3), text)
 
@@ -883,8 +883,8 @@ class PrismaMigrate(object):
         elif st["diagnostic"] == "not_managed":
             msg = "the database is not managed by Prisma Migrate (no _prisma_migrations table)"
         elif r["pending"]:
-            msg = "%d pending migration%s: %s" % (len(r["pending"]), "s" if len(r["pending"]) > 1 else "",
-                                                 ", ".join(r["pending"]))
+            msg = "%d pending migration%s: %s" % (
+                len(r["pending"]), "s" if len(r["pending"]) > 1 else "", ", ".join(r["pending"]))
         else:
             msg = "database schema is up to date (%d migrations applied)" % len(r["applied"] or [])
         self.exit(msg)
@@ -967,8 +967,8 @@ class PrismaMigrate(object):
         if self.p["read_table"]:
             self.use_table(self.read_table(True))
         if parsed["applied"]:
-            msg = "applied %d migration%s: %s" % (len(parsed["applied"]), "s" if len(parsed["applied"]) > 1 else "",
-                                                 ", ".join(parsed["applied"]))
+            msg = "applied %d migration%s: %s" % (
+                len(parsed["applied"]), "s" if len(parsed["applied"]) > 1 else "", ", ".join(parsed["applied"]))
         else:
             msg = "no pending migrations"
         self.exit(msg)
@@ -1015,8 +1015,8 @@ class PrismaMigrate(object):
         self.result.update(changed=bool(would), deployed_migrations=would, database_created=False)
         if would:
             self.result["planned_cmd"] = self.runner_cmd(argv)
-            self.exit("would apply %d migration%s: %s (check mode)" % (len(would), "s" if len(would) > 1 else "",
-                                                                     ", ".join(would)))
+            self.exit("would apply %d migration%s: %s (check mode)" % (
+                len(would), "s" if len(would) > 1 else "", ", ".join(would)))
         self.exit("no pending migrations (check mode)")
 
 

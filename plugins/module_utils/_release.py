@@ -28,7 +28,7 @@ class ReleaseError(Exception):
 
 def split_image_ref(ref):
     """'reg:5000/app-api:1.2' -> ('reg:5000/app-api', '1.2'); default tag latest."""
-    name, _, tag = ref.rpartition(":")
+    name, _sep, tag = ref.rpartition(":")
     if name and "/" not in tag:
         return name, tag
     return ref, "latest"
@@ -89,7 +89,7 @@ def parse_log_lines(text):
     """`git log --format=%H%x09%s` lines -> [(sha, subject)]."""
     pairs = []
     for line in text.splitlines():
-        sha, _, subject = line.partition("\t")
+        sha, _sep, subject = line.partition("\t")
         if sha:
             pairs.append((sha, subject))
     return pairs
@@ -147,7 +147,7 @@ def docker_state(run, project, built):
         listing = must(run, ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] + filters,
                        "docker images")
         for line in listing.splitlines():
-            ref, _, image_id = line.partition(" ")
+            ref, _sep, image_id = line.partition(" ")
             if image_id:
                 ids_by_ref[ref] = image_id
     return running, ids_by_ref
@@ -155,7 +155,7 @@ def docker_state(run, project, built):
 
 def migrations_at(run, project_dir, sha, migrations_dir):
     """Migration directory names in a commit's tree (read from git, no checkout)."""
-    rc, out, _ = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (sha, migrations_dir)))
+    rc, out, _err = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (sha, migrations_dir)))
     return migration_names(out) if rc == 0 else []  # no directory: the commit knows none
 
 

@@ -54,12 +54,10 @@ attributes:
   check_mode:
     support: full
     description: In check mode the lock is only inspected; a held lock still fails.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+extends_documentation_fragment:
+  - maverick.rollback.attributes
 author:
-  - Maverick Applications SRE
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""

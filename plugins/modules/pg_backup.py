@@ -99,6 +99,7 @@ options:
     type: str
     default: postgres
 extends_documentation_fragment:
+  - maverick.rollback.attributes
   - maverick.rollback.pg_connection
 attributes:
   check_mode:
@@ -106,20 +107,17 @@ attributes:
     description:
       - Reports the would-be backup path and what retention would remove; checks that the
         database answers (read-only query); creates and removes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - Files are created with umask 077 (backups and manifests 0600, directory dumps 0700).
   - The temporary name is C(.<name>.partial-<pid>) in O(backup_dir); only a SIGKILL of the
-    module itself can leave one behind, and it never looks like a backup.
+    module itself can leave one behind, and it never looks like a backup. The next run removes
+    those of the same app and database whose process is gone (RV(removed_partials)).
   - The sha256 of a directory-format backup is the sha256 of its sorted C(sha256sum)
     listing (C(<sha256>  <relative path>) lines).
 seealso:
   - module: maverick.rollback.pg_restore
 author:
-  - Maverick Applications SRE
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""
@@ -202,6 +200,11 @@ duration_s:
   description: Seconds from the start of the dump to the end of verification.
   type: float
   returned: success and not check mode
+removed_partials:
+  description: Temporary dumps left by a killed earlier run (their process is gone), removed before this dump.
+  type: list
+  elements: str
+  returned: always
 removed:
   description: Backups removed by retention (would be removed, in check mode), oldest first.
   type: list
@@ -215,6 +218,7 @@ max_rss_mb:
 
 import datetime
 import os
+import re
 import resource
 import shutil
 import signal
@@ -256,6 +260,31 @@ def existing_backups(backup_dir, app, database):
         fields.update(path=path, verified=bool(manifest and manifest.get("verified")))
         found.append(fields)
     return found
+
+
+PARTIAL_RE = re.compile(r"\A\.(?P<name>.+)\.partial-(?P<pid>[0-9]+)\Z")
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def stale_partials(backup_dir, app, database, alive=pid_alive):
+    """Temporary dumps of this app and database whose writer is gone (a SIGKILLed run)."""
+    if not os.path.isdir(backup_dir):
+        return []
+    stale = []
+    for entry in sorted(os.listdir(backup_dir)):
+        match = PARTIAL_RE.match(entry)
+        if match and parse_backup_name(match.group("name"), app, database) and not alive(int(match.group("pid"))):
+            stale.append(os.path.join(backup_dir, entry))
+    return stale
 
 
 def free_name(backup_dir, app, database, when, commit):
@@ -334,7 +363,7 @@ def main():
         module.fail_json(msg=exc.msg)
     backup_dir = p["backup_dir"]
     when = datetime.datetime.now(datetime.timezone.utc)
-    result = dict(changed=False, format=p["format"], commit=commit, removed=[])
+    result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[])
 
     docker = module.get_bin_path("docker", required=conn["via"] == "compose")
     runner = None
@@ -361,6 +390,11 @@ def main():
         elif os.stat(backup_dir).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             module.warn("backup_dir %s is accessible to group/others (mode %o); backups inside are 0600"
                         % (backup_dir, stat.S_IMODE(os.stat(backup_dir).st_mode)))
+
+        for partial in stale_partials(backup_dir, app, database):
+            remove_path(partial)
+            result["removed_partials"].append(partial)
+            result["changed"] = True
 
         before = ops.row_counts(database) if p["verify"] == "full" else None
         started = time.monotonic()

@@ -118,6 +118,7 @@ options:
     type: str
     default: postgres
 extends_documentation_fragment:
+  - maverick.rollback.attributes
   - maverick.rollback.pg_connection
 attributes:
   check_mode:
@@ -125,10 +126,6 @@ attributes:
     description:
       - Verification runs fully (it only reads); every other step reports what it would do
         (database names, plan) after read-only checks of the server, and changes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - Database-level settings (C(ALTER DATABASE ... SET)) and grants on the database itself
     are not part of a dump without C(--create); a swapped-in database has the owner,
@@ -138,7 +135,7 @@ notes:
 seealso:
   - module: maverick.rollback.pg_backup
 author:
-  - Maverick Applications SRE
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""

@@ -30,6 +30,8 @@ description:
     output and message.
   - Error codes P1000, P1001, P1003, P3005, P3008, P3009, P3011, P3012, P3017 and P3018 are
     turned into messages that say what to do next.
+extends_documentation_fragment:
+  - maverick.rollback.attributes
 author:
   - Maverick Applications SRE (@maverickapplications)
 requirements:
@@ -141,9 +143,6 @@ attributes:
   check_mode:
     support: full
     description: Read-only probes run; resolve and deploy are predicted from status.
-  diff_mode:
-    support: none
-    description: No diff output.
 """
 
 EXAMPLES = r"""

@@ -42,12 +42,10 @@ attributes:
   check_mode:
     support: full
     description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+extends_documentation_fragment:
+  - maverick.rollback.attributes
 author:
-  - Maverick Applications SRE
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""

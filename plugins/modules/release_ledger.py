@@ -44,12 +44,10 @@ attributes:
   check_mode:
     support: full
     description: In check mode an append is reported as a change and not written.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+extends_documentation_fragment:
+  - maverick.rollback.attributes
 author:
-  - Maverick Applications SRE
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # ansible-test sanity for the collection, offline (PyPI only).
-#   bash tests/ecosystem/sanity.sh          # the tests that pass: the gate (make sanity)
-#   bash tests/ecosystem/sanity.sh --all    # also validate-modules, pep8, pylint, shebang: their findings
+#   bash tests/ecosystem/sanity.sh          # every sanity test that runs offline (make ecosystem)
 # ansible-test needs the collection at ansible_collections/<ns>/<name>: the
 # files git knows (tracked and untracked, not ignored) are copied into a
 # temporary tree. Tests with their own requirements run in ansible-test's
@@ -18,11 +17,10 @@ unset ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH
 # Pass offline on this collection (every one measured; see the report below).
 GATE=(action-plugin-docs ansible-doc changelog compile empty-init ignores import line-endings no-assert
       no-get-exception no-illegal-filenames no-smart-quotes pslint replace-urlopen runtime-metadata
-      shellcheck symlinks use-argspec-type-path use-compat-six yamllint)
-# Run offline but report findings in code this script does not own (see the report).
-REPORT=(validate-modules pep8 pylint shebang)
+      shellcheck symlinks use-argspec-type-path use-compat-six yamllint validate-modules pep8 pylint shebang)
+# Findings outside plugins/ that stay by design (the sample app's bytes fix its
+# commit SHAs; scripts and test helpers) are listed in tests/sanity/ignore-2.19.txt.
 tests=("${GATE[@]}")
-[[ ${1:-} == --all ]] && tests+=("${REPORT[@]}")
 
 HOME_DIR=${SANITY_HOME:-$REPO/.sandbox/ansible-test-home}
 PIP_VERSION=$("$VENV_BIN/python" -c '

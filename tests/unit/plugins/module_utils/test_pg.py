@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils import _pg_runner
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     MASK, PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
     compose_prefix, count_command_tags, create_database_sql, derived_db_name, describe_exit, detect_format,
-    drop_database_sql, is_derived_db, parse_backup_name, parse_env_file, parse_iso, parse_row_counts,
+    drop_database_sql, is_derived_db, parse_backup_name, parse_iso, parse_row_counts,
     parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest, resolve_connection,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,

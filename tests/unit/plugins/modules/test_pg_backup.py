@@ -8,7 +8,6 @@ manifests, retention, results, and every argument list that ran.
 
 import datetime
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -18,27 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import read_manifest
 from ansible_collections.maverick.rollback.plugins.modules import pg_backup
+from pg_testlib import FIX, PW, needs_pg_restore, run_module, start_fake_server
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
-PW = "s3cret-Canary:pw"
-pytestmark = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) not installed")
-
-_spec = importlib.util.spec_from_file_location("fakepg", FIX / "fakepg.py")
-fakepg = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fakepg)
+pytestmark = needs_pg_restore
 
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    srv = fakepg.Server(str(tmp_path))
-    for key, value in srv.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PATH", srv.bindir + os.pathsep + os.environ["PATH"])
-    return srv
+    return start_fake_server(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -51,18 +39,7 @@ def project(tmp_path):
 
 
 def run(args, capsys, check=False):
-    """Run the module for real (exit_json/fail_json and their no_log masking included)."""
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            pg_backup.main()
-    out = capsys.readouterr().out
-    assert PW not in out, "password leaked into the module output"
-    result = json.loads(out)
-    result["_rc"] = exc.value.code
-    return result
+    return run_module(pg_backup.main, args, capsys, check)
 
 
 def base(project, tmp_path, **kw):
@@ -276,3 +253,34 @@ def test_free_name_never_reuses_a_name(tmp_path):
     Path(first).write_bytes(b"x")
     second = pg_backup.free_name(str(tmp_path), "lt", "lt", when, "abc1234")
     assert first.endswith("_abc1234.dump") and second.endswith("_abc1234-1.dump")
+
+
+def dead_pid():
+    """A pid that is certainly not running: a child that has exited and been reaped."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_partials_of_killed_runs_are_removed_live_ones_and_others_kept(server, project, tmp_path, capsys):
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    name = "lifetracker_lifetracker_20260101T000000Z_b65522e1bab6.dump"
+    dead = backups / (".%s.partial-%d" % (name, dead_pid()))
+    live = backups / (".%s.partial-%d" % (name, os.getpid()))  # a run still writing
+    other_app = backups / (".otherapp_lifetracker_20260101T000000Z_b65522e1bab6.dump.partial-%d" % dead_pid())
+    for path in (dead, live, other_app):
+        path.write_bytes(b"PGDMP half")
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["removed_partials"] == [str(dead)]
+    assert not dead.exists() and live.exists() and other_app.exists()
+
+
+def test_check_mode_leaves_partials(server, project, tmp_path, capsys):
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    dead = backups / (".lifetracker_lifetracker_20260101T000000Z_b65522e1bab6.dump.partial-%d" % dead_pid())
+    dead.write_bytes(b"PGDMP half")
+    result = run(base(project, tmp_path), capsys, check=True)
+    assert result["_rc"] == 0 and dead.exists() and result["removed_partials"] == []

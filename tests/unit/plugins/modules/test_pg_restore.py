@@ -5,35 +5,21 @@ pg_restore; database-level statements go to a small JSON "server" that applies
 CREATE/DROP/RENAME, so the database names each step leaves behind are asserted.
 """
 
-import importlib.util
 import json
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.maverick.rollback.plugins.modules import pg_restore
+from pg_testlib import FIX, PW, needs_pg_restore, run_module, start_fake_server
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
-PW = "s3cret-Canary:pw"
 ROWS = {'public."Entry"': 25, 'public."Tag"': 3, "public.notes": 7}
-pytestmark = pytest.mark.skipif(not shutil.which("pg_restore"), reason="pg_restore (PostgreSQL client) not installed")
-
-_spec = importlib.util.spec_from_file_location("fakepg", FIX / "fakepg.py")
-fakepg = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fakepg)
+pytestmark = needs_pg_restore
 
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    srv = fakepg.Server(str(tmp_path), dbs={"postgres": {"rows": {}}, "lifetracker": {"rows": {"live": 99}}})
-    for key, value in srv.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PATH", srv.bindir + os.pathsep + os.environ["PATH"])
-    return srv
+    return start_fake_server(tmp_path, monkeypatch, dbs={"postgres": {"rows": {}}, "lifetracker": {"rows": {"live": 99}}})
 
 
 @pytest.fixture
@@ -45,17 +31,7 @@ def project(tmp_path):
 
 
 def run(args, capsys, check=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            pg_restore.main()
-    out = capsys.readouterr().out
-    assert PW not in out, "password leaked into the module output"
-    result = json.loads(out)
-    result["_rc"] = exc.value.code
-    return result
+    return run_module(pg_restore.main, args, capsys, check)
 
 
 def args_for(project, **kw):
