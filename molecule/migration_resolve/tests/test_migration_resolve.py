@@ -87,7 +87,10 @@ def state(host):
 
 def snapshot(host):
     """Everything a refused or check-mode run must leave alone."""
-    st = state(host)
+    return snapshot_of(state(host))
+
+
+def snapshot_of(st):
     return (st["rows"], st["columns"], st["tables"], st["backups"], len(st["ledger"]), st["git"])
 
 
@@ -183,6 +186,15 @@ def test_revert_applied_only_with_confirmation(host):
     assert again.returncode == 0, again.stdout
     assert recap(again) == (0, 0)
     assert "nothing to revert: the database already matches the schema of" in flat(again.stdout)
+
+
+def test_quick_rollback_gate_takes_the_revert_as_cancelling_the_migration(host):
+    """v1 knows neither add_tags nor its revert: the schema is v1's again, the gate lets it through."""
+    before = state(host)
+    proc = play("playbooks/quick_rollback.yml", "-e", "commit=v1", "-e", "app_rollback_db_port=%d" % PORT, check=True)
+    assert proc.returncode == 0, proc.stdout
+    assert "migration gate: ok, the target knows every applied migration" in flat(proc.stdout)
+    assert snapshot(host) == snapshot_of(before)
 
 
 def test_safety_backup_restores_v2(host):
