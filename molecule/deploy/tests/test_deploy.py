@@ -197,11 +197,18 @@ def test_deploy_v4_without_rehearsal_brings_app_and_database_back(host):
     # nothing lost: the failed release's database is kept under a dated name
     kept = [d for d in after["databases"] if d.startswith("lifetracker_pre_restore_")]
     assert len(kept) == 1
-    failed_rows = psql(host, "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL", db=kept[0])
-    assert failed_rows.split() == [MOOD]
+    # there its failed migration (partial change still in place) is marked rolled back, so
+    # swapping it back would not leave `migrate deploy` blocked on P3009
+    failed_rows = psql(host, "SELECT migration_name, rolled_back_at IS NOT NULL FROM _prisma_migrations "
+                             "WHERE finished_at IS NULL", db=kept[0])
+    assert failed_rows.split() == [MOOD + "|t"]
+    assert "mood_note" in psql(host, "SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = 'Entry'", db=kept[0]).split()
+    assert "its failed migration %s marked rolled back there" % MOOD in out
     record = deploys(after)[-1]
     assert (record["to_commit"], record["outcome"], record["stage"]) == (V4, "rolled_back", "switch")
     assert record["database_restored"] is True and record["failed_database"] == kept[0]
+    assert record["failed_migration_marked"] is True
 
 
 # ---------------------------------------------------------------------- v3: bad /health
