@@ -14,8 +14,15 @@ echo "[demo] health gate"
 ansible-playbook -i inventory/sandbox.yml playbooks/health_check.yml \
   -e health_check_expected_commit="$(git -C .sandbox/build/lifetracker-src rev-parse v2)"
 
-echo "[demo] quick rollback to v1 (builds v1 unless its images are kept; keeps v2's images)"
-ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=v1
+echo "[demo] quick rollback to v1: the migration gate refuses it (v2 added a migration v1 does not know)"
+if ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=v1 > .sandbox/demo-gate.log 2>&1; then
+  echo "[demo] FAILED: the migration gate let v1 run on v2's schema (see .sandbox/demo-gate.log)" >&2
+  exit 1
+fi
+sed -n '/^fatal:/,/are compatible/p' .sandbox/demo-gate.log
+echo "[demo] v2's migration only adds a column and a table, which v1's code ignores: allow it"
+echo "[demo] (builds v1 unless its images are kept; keeps v2's images)"
+ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=v1 -e app_rollback_allow_schema_ahead=true
 echo "[demo] and back with commit=previous (reuses v2's kept images: no build)"
 ansible-playbook -i inventory/sandbox.yml playbooks/quick_rollback.yml -e commit=previous
 ansible-playbook -i inventory/sandbox.yml playbooks/list_releases.yml | sed -n '/Show the releases/,/PLAY RECAP/p'
@@ -25,7 +32,8 @@ cat <<'NEXT'
 [demo] LifeTracker (sandbox) runs v2 on http://127.0.0.1:3000 (web on :8080, postgres on :5433).
 Try next:
   .venv/bin/ansible-playbook playbooks/health_check.yml                 # health gate again
-  .venv/bin/ansible-playbook playbooks/quick_rollback.yml -e commit=v1 --check   # the plan only
+  .venv/bin/ansible-playbook playbooks/quick_rollback.yml -e commit=v1 --check   # the plan only (gate verdict)
+  .venv/bin/ansible-playbook playbooks/full_rollback.yml --check        # app and database back (needs a deploy.yml backup)
   .venv/bin/ansible-playbook playbooks/quick_rollback.yml -e commit=v3  # bad /health: reverted
   .venv/bin/ansible-playbook playbooks/list_releases.yml
   docker exec lifetracker-sandbox git -C /opt/lifetracker log --oneline  # the releases (v1..v4)
