@@ -155,20 +155,21 @@ def test_survey_structure(playbook):
             assert q["min"] >= 1 or not q["required"], "a required text question accepts an empty answer: %s" % q
 
 
-def template_parts(node, key=None):
+def template_parts(node, key=None, pass_through=True):
     """(key, text) of every Jinja expression of a parsed playbook, string
     literals kept: conditions whole, the {{ }} / {% %} parts of other strings
-    (a plain "{{ name }}" included: in a playbook it passes the name on)."""
+    (a plain "{{ name }}" included unless pass_through is false: in a playbook
+    it passes the name on)."""
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from template_parts(v, k)
+            yield from template_parts(v, k, pass_through)
     elif isinstance(node, list):
         for v in node:
-            yield from template_parts(v, key)
+            yield from template_parts(v, key, pass_through)
     elif isinstance(node, str):
         if key in CONDITION_KEYS:
             yield key, node
-        else:
+        elif pass_through or not re.fullmatch(r"\s*\{\{\s*\w+\s*\}\}\s*", node):
             for match in JINJA_RE.finditer(node):
                 yield key, match.group(1) or match.group(2)
 
@@ -337,23 +338,13 @@ JINJA_RE = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
 LITERAL_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
-def jinja_expressions(node, key=None):
+def jinja_expressions(node):
     """Every Jinja expression of a parsed role file: conditions (when, that,
     ...) whole, and the {{ }} / {% %} parts of other strings, with their
     string literals removed (names quoted in messages are not uses). A value
     that is only "{{ name }}" passes the variable on (typed option, role var)."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from jinja_expressions(v, k)
-    elif isinstance(node, list):
-        for v in node:
-            yield from jinja_expressions(v, key)
-    elif isinstance(node, str):
-        if key in CONDITION_KEYS:
-            yield LITERAL_RE.sub("''", node)
-        elif not re.fullmatch(r"\s*\{\{\s*\w+\s*\}\}\s*", node):
-            for match in JINJA_RE.finditer(node):
-                yield LITERAL_RE.sub("''", match.group(1) or match.group(2))
+    for _key, expression in template_parts(node, pass_through=False):
+        yield LITERAL_RE.sub("''", expression)
 
 
 def test_expression_scan_sees_uses_and_ignores_messages():

@@ -15,9 +15,8 @@ import shlex
 import time
 
 import pytest
-import testinfra
 
-from conftest import APP_DIR, app_env, compose, health, run_playbook
+from conftest import APP_DIR, app_env, compose, docker_exec_host, health, run_playbook
 
 PLAYBOOK = "playbooks/emergency_restart.yml"
 PROJECT = "mr-emergency-restart"
@@ -54,10 +53,8 @@ print(json.dumps({"containers": containers, "bundles": sorted(glob.glob("%s/*.ta
 
 @pytest.fixture(scope="module")
 def host():
-    """The sandbox server, reached with `docker exec` (testinfra's docker backend):
-    the same container molecule's ansible backend reaches, at a fraction of the
-    cost per command (the tests run many)."""
-    return testinfra.get_host("docker://mr-emergency-restart")
+    """The sandbox server over `docker exec` (cheaper per command than molecule's ansible backend)."""
+    return docker_exec_host("mr-emergency-restart")
 
 
 def snapshot(host) -> dict:

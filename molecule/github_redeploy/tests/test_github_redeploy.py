@@ -17,9 +17,8 @@ import re
 import sys
 
 import pytest
-import testinfra
 
-from conftest import APP_DIR, PROJECT_DIR, run_playbook
+from conftest import APP_DIR, PROJECT_DIR, docker_exec_host, run_playbook
 
 sys.path.insert(0, str(PROJECT_DIR / "tests"))
 from github_mock.server import GitHubMock  # noqa: E402
@@ -32,10 +31,8 @@ REPO = "/repos/maverickapplications/lifetracker"
 
 @pytest.fixture(scope="module")
 def host():
-    """The sandbox server, reached with `docker exec` (testinfra's docker backend):
-    the same container molecule's ansible backend reaches, at a fraction of the
-    cost per command (the tests run many)."""
-    return testinfra.get_host("docker://mr-github-redeploy")
+    """The sandbox server over `docker exec` (cheaper per command than molecule's ansible backend)."""
+    return docker_exec_host("mr-github-redeploy")
 
 
 def ledger(host) -> list:
