@@ -244,7 +244,7 @@ def measure(env, label):
             key + "_downtime_ledger_s": record.get("downtime_s"),
             key + "_verify_s": task_result(run, "Verify /").get("duration_s", 0),
             key + "_safety_s": task_result(run, "Dump, verify").get("duration_s", 0),
-            key + "_scratch_s": task_result(run, "Restore into").get("duration_s", 0),
+            key + "_scratch_s": task_result(run, "Wait for the restore into").get("duration_s", 0),
         })
         # Free the disk the pre-restore database and the safety backup take.
         psql("DROP DATABASE %s WITH (FORCE)" % record["pre_restore_database"], db="postgres")

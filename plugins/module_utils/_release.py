@@ -189,3 +189,27 @@ def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
         "changing": services_to_change(list(built), running, target_images),
         "noop": from_sha == to_sha and bool(target_images) and target_images == running,
     }
+
+
+APPLIED_SQL = (
+    "SELECT migration_name FROM _prisma_migrations"
+    " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name"
+)
+
+
+def applied_migrations(connect, conn):
+    """Migrations the database has applied, as Prisma records them.
+
+    `connect(**conn)` opens a DB-API connection (psycopg2.connect). A database
+    without a `_prisma_migrations` table has applied none.
+    """
+    connection = connect(**conn)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT to_regclass('_prisma_migrations') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return []
+        cursor.execute(APPLIED_SQL)
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        connection.close()

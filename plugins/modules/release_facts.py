@@ -38,6 +38,38 @@ options:
     description: Path of the Prisma migrations directory inside the repository; empty skips it.
     type: str
     default: ""
+  read_applied:
+    description:
+      - Also read the migrations the database has applied (C(_prisma_migrations), finished and not
+        rolled back), for the migration gate. Read only when the target differs from the current
+        commit and O(migrations_dir) is set; needs C(psycopg2) on the host.
+      - Connection settings left empty come from O(db_env_file) (C(POSTGRES_USER),
+        C(POSTGRES_PASSWORD), C(POSTGRES_DB)); the password stays inside the module.
+    type: bool
+    default: false
+  db_host:
+    description: Database host, as reached from the managed host.
+    type: str
+    default: 127.0.0.1
+  db_port:
+    description: Database port.
+    type: int
+    default: 5432
+  db_name:
+    description: Database name; empty takes C(POSTGRES_DB) from O(db_env_file).
+    type: str
+    default: ""
+  db_user:
+    description: Database user; empty takes C(POSTGRES_USER) from O(db_env_file).
+    type: str
+    default: ""
+  db_password:
+    description: Database password; empty takes C(POSTGRES_PASSWORD) from O(db_env_file).
+    type: str
+    default: ""
+  db_env_file:
+    description: The app's C(.env) with the database settings; a missing file is skipped.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -123,6 +155,15 @@ noop:
   description: Already on the target, running its kept images.
   type: bool
   returned: success
+applied_migrations:
+  description: Migrations the database has applied; null when not read (see O(read_applied)) or unreadable.
+  type: list
+  elements: str
+  returned: success
+applied_migrations_error:
+  description: Why RV(applied_migrations) could not be read (password masked); empty when read or not asked.
+  type: str
+  returned: success
 recent:
   description: C(git log --oneline -10 --all) when the target does not resolve.
   type: list
@@ -130,13 +171,49 @@ recent:
   returned: failure to resolve
 """
 
+import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, gather
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import ENV_KEYS, mask
+from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
+
+try:
+    import psycopg2
+except ImportError:
+    psycopg2 = None
 
 REF_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
+
+
+def db_connection(params):
+    """psycopg2.connect keywords: explicit params win over the app's .env."""
+    env = {}
+    if params["db_env_file"] and os.path.isfile(params["db_env_file"]):
+        with open(params["db_env_file"], encoding="utf-8") as env_file:
+            env = parse_env_file(env_file.read())
+    return {
+        "host": params["db_host"],
+        "port": params["db_port"],
+        "dbname": params["db_name"] or env.get(ENV_KEYS["database"], ""),
+        "user": params["db_user"] or env.get(ENV_KEYS["user"], ""),
+        "password": params["db_password"] or env.get(ENV_KEYS["password"], ""),
+        "connect_timeout": 5,
+        "application_name": "maverick.rollback release_facts",
+    }
+
+
+def read_applied(params):
+    """(applied migration names or None, error text)."""
+    if psycopg2 is None:
+        return None, "psycopg2 is not installed on the host (Debian: python3-psycopg2)"
+    conn = db_connection(params)
+    try:
+        return applied_migrations(psycopg2.connect, conn), ""
+    except psycopg2.Error as exc:
+        return None, mask(str(exc).strip(), [conn["password"]])
 
 
 def main():
@@ -146,6 +223,13 @@ def main():
             target=dict(type="str", default="HEAD"),
             compose_project=dict(type="str", default=""),
             migrations_dir=dict(type="str", default=""),
+            read_applied=dict(type="bool", default=False),
+            db_host=dict(type="str", default="127.0.0.1"),
+            db_port=dict(type="int", default=5432),
+            db_name=dict(type="str", default=""),
+            db_user=dict(type="str", default=""),
+            db_password=dict(type="str", default="", no_log=True),
+            db_env_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -162,6 +246,10 @@ def main():
         module.fail_json(msg=str(exc), **exc.details)
     except ValueError as exc:  # unreadable JSON from docker
         module.fail_json(msg="cannot parse docker output: %s" % exc)
+    facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
+    # Same condition as the target's migrations: the gate compares the two.
+    if params["read_applied"] and facts["target_migrations"] is not None:
+        facts["applied_migrations"], facts["applied_migrations_error"] = read_applied(params)
     module.exit_json(changed=False, **facts)
 
 

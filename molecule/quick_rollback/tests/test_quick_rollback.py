@@ -3,7 +3,8 @@
 Tests run in file order and build on each other's state:
 converge left the app on v1 (from v2, schema-ahead allowed), then v1 -> v2
 (reuse), the migration gate refuses v1, previous (-> v1, allowed), v1 -> v3
-(fails, reverts to v1), concurrent runs (-> v2), stale lock (-> v1).
+(fails, reverts to v1), concurrent runs (-> v2), stale lock (-> v1), a
+target whose build fails (reverted, v1 untouched).
 """
 
 from __future__ import annotations
@@ -165,3 +166,30 @@ def test_stale_lock_is_reported_and_broken_only_on_request(host):
     assert broken.returncode == 0, broken.stdout
     assert "broke a stale lock" in broken.stdout
     assert head(host) == sha(host, "v1")
+
+
+def test_failed_build_is_reverted_without_touching_the_running_app(host):
+    """A never-built target whose image build fails: HEAD back, same api container."""
+    v1 = sha(host, "v1")
+    assert head(host) == v1
+    git = "git -C %s " % APP_DIR
+    host.check_output(git + "checkout --quiet -B broken-build v1")
+    host.check_output("sed -i '/^FROM/a RUN false' %s/apps/api/Dockerfile" % APP_DIR)
+    host.check_output(git + "-c user.name=t -c user.email=t@invalid commit --quiet -am 'broken build'")
+    broken = head(host)
+    host.check_output(git + "checkout --quiet --detach " + v1)
+    before = container_image(host, "api")
+
+    proc = run_playbook(PLAYBOOK, "-e", "commit=broken-build", "-e", "app_rollback_allow_schema_ahead=true")
+    assert proc.returncode != 0
+    text = proc.stdout.replace("\n", " ")
+    assert "TARGET UNHEALTHY: switch failed at" in text and "Start the services" in text
+    assert "reverted to %s: healthy" % v1[:12] in text
+    assert head(host) == v1
+    assert container_image(host, "api") == before  # never stopped, never recreated
+    status, body = health(host)
+    assert (status, body["commit"]) == (200, v1)
+    last = ledger(host)[-1]
+    assert (last["to_commit"], last["outcome"], last["revert_health"]["healthy"]) == (broken, "reverted", True)
+    assert "switch failed" in last["health"]["reason"]
+    assert not host.file(STATE + "/lock").exists

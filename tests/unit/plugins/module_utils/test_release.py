@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
-    ReleaseError, built_images, gather, image_ids, kept_commits, migration_names,
+    ReleaseError, applied_migrations, built_images, gather, image_ids, kept_commits, migration_names,
     running_images, services_to_change, split_image_ref)
 
 V1, V2 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709", "b65522e1bab699cd5a9a58211cf8067bb51b2527"
@@ -146,3 +146,61 @@ def test_unknown_target_lists_recent_commits():
 def test_dirty_files_reported():
     facts = gather(FakeHost(dirty=" M compose.yaml\n"), "/opt/lifetracker", "v1")
     assert facts["dirty_files"] == [" M compose.yaml"]
+
+
+class FakeCursor:
+    def __init__(self, has_table, names):
+        self.has_table, self.names, self.rows, self.sql = has_table, names, [], []
+
+    def execute(self, sql):
+        self.sql.append(sql)
+        self.rows = [(self.has_table,)] if "to_regclass" in sql else [(n,) for n in self.names]
+
+    def fetchone(self):
+        return self.rows[0]
+
+    def fetchall(self):
+        return self.rows
+
+
+class FakeConnection:
+    def __init__(self, cursor):
+        self._cursor, self.closed = cursor, False
+
+    def cursor(self):
+        return self._cursor
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("has_table, names, expected", [
+    (True, ["20240101000000_init", "20240201000000_tags"], ["20240101000000_init", "20240201000000_tags"]),
+    (False, ["never-read"], []),
+])
+def test_applied_migrations_reads_prisma_table_and_closes(has_table, names, expected):
+    cursor = FakeCursor(has_table, names)
+    connection = FakeConnection(cursor)
+    seen = {}
+
+    def connect(**conn):
+        seen.update(conn)
+        return connection
+
+    assert applied_migrations(connect, {"dbname": "lifetracker"}) == expected
+    assert seen == {"dbname": "lifetracker"} and connection.closed
+    # Only finished, not rolled back migrations count.
+    assert len(cursor.sql) == (2 if has_table else 1)
+    if has_table:
+        assert "finished_at IS NOT NULL AND rolled_back_at IS NULL" in cursor.sql[1]
+
+
+def test_applied_migrations_closes_on_error():
+    class Boom(FakeCursor):
+        def execute(self, sql):
+            raise RuntimeError("connection lost")
+
+    connection = FakeConnection(Boom(True, []))
+    with pytest.raises(RuntimeError):
+        applied_migrations(lambda **conn: connection, {})
+    assert connection.closed
