@@ -151,6 +151,14 @@ changing:
   type: list
   elements: str
   returned: success
+up_services:
+  description:
+    - The changing services, for a targeted C(docker compose up --no-deps <services>), when that does what a
+      full C(up) would - every service of the project runs and the compose files its containers were started
+      from are the same at both commits; empty means a full C(up).
+  type: list
+  elements: str
+  returned: success
 noop:
   description: Already on the target, running its kept images.
   type: bool

@@ -20,9 +20,11 @@ CONFIG = {  # trimmed `docker compose config --format json` of the sample app
 BUILT = built_images(CONFIG)
 
 
-def container(service, image, running=True, project="lifetracker"):
-    return {"Image": image, "State": {"Running": running},
-            "Config": {"Labels": {"com.docker.compose.project": project, "com.docker.compose.service": service}}}
+def container(service, image, running=True, project="lifetracker", files="/opt/lifetracker/compose.yaml"):
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+    if files:
+        labels["com.docker.compose.project.config_files"] = files
+    return {"Image": image, "State": {"Running": running}, "Config": {"Labels": labels}}
 
 
 @pytest.mark.parametrize("ref,expected", [
@@ -77,9 +79,10 @@ def test_migration_names_ignore_lock_file():
 class FakeHost:
     """Answers the commands gather() runs with captured-shape outputs; logs argv."""
 
-    def __init__(self, head=V2, target=V1, resolves=True, images=None, containers=None, dirty=""):
+    def __init__(self, head=V2, target=V1, resolves=True, images=None, containers=None, dirty="", compose_diff_rc=0):
         self.calls = []
         self.head, self.target, self.resolves, self.dirty = head, target, resolves, dirty
+        self.compose_diff_rc = compose_diff_rc
         self.images = images if images is not None else {"lifetracker-api:" + V1: "sha256:v1api", "lifetracker-api:latest": "sha256:v2api"}
         self.containers = containers if containers is not None else [container("api", "sha256:v2api")]
 
@@ -93,6 +96,8 @@ class FakeHost:
             return 0, "\n".join(lines) + "\n", ""
         if "--oneline" in argv:
             return 0, "b65522e feat: moods\n425da83 feat: first\n", ""
+        if "diff" in argv:
+            return self.compose_diff_rc, "", ""
         if "status" in argv:
             return 0, self.dirty, ""
         if "ls-tree" in argv:
@@ -122,6 +127,20 @@ def test_gather_plans_a_reuse_rollback():
     assert facts["running"] == {"api": "sha256:v2api"} and facts["ref_images"] == {"api": "sha256:v2api"}
     # the ref goes to git after HEAD and is peeled; '--' ends the revisions
     assert host.calls[0][-3:] == ["HEAD", "v1^{commit}", "--"]
+    # every service runs, same compose file at both commits: a targeted up
+    assert facts["up_services"] == ["api"]
+    assert ["git", "-C", "/opt/lifetracker", "diff", "--quiet", V2, V1, "--", "compose.yaml"] in host.calls
+
+
+@pytest.mark.parametrize("host, why", [
+    (FakeHost(compose_diff_rc=1), "the compose file differs between the commits"),
+    (FakeHost(compose_diff_rc=128), "git cannot tell"),
+    (FakeHost(containers=[container("api", "sha256:v2api", files="")]), "unknown compose files"),
+    (FakeHost(containers=[container("api", "sha256:v2api", running=False)]), "a service is not running"),
+])
+def test_gather_full_up_unless_a_targeted_one_is_equivalent(host, why):
+    facts = gather(host, "/opt/lifetracker", "v1")
+    assert facts["changing"] == ["api"] and facts["up_services"] == [], why
 
 
 def test_gather_noop_when_on_target_with_its_images():
