@@ -185,7 +185,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import ENV_KEYS, mask
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask, resolve_connection
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
 
 try:
@@ -197,17 +197,21 @@ REF_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
 
 
 def db_connection(params):
-    """psycopg2.connect keywords: explicit params win over the app's .env."""
+    """psycopg2.connect keywords: explicit params win over the app's .env (the
+    precedence pg_backup and pg_restore use, from resolve_connection)."""
     env = {}
     if params["db_env_file"] and os.path.isfile(params["db_env_file"]):
         with open(params["db_env_file"], encoding="utf-8") as env_file:
             env = parse_env_file(env_file.read())
+    conn = resolve_connection({"login_host": params["db_host"], "login_port": params["db_port"],
+                               "login_user": params["db_user"], "login_password": params["db_password"],
+                               "database": params["db_name"]}, env)
     return {
-        "host": params["db_host"],
-        "port": params["db_port"],
-        "dbname": params["db_name"] or env.get(ENV_KEYS["database"], ""),
-        "user": params["db_user"] or env.get(ENV_KEYS["user"], ""),
-        "password": params["db_password"] or env.get(ENV_KEYS["password"], ""),
+        "host": conn["host"],
+        "port": conn["port"],
+        "dbname": conn["database"] or "",
+        "user": conn["user"] or "",
+        "password": conn["password"] or "",
         "connect_timeout": 5,
         "application_name": "maverick.rollback release_facts",
     }
