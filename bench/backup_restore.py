@@ -9,7 +9,8 @@ sample app's own tables), in two sizes: --size-mb / 4, then --size-mb.
            pg_restore --list, manifest, ledger); goal <= 1.2x for the module's dump+verify.
   restore  the runbook path that works (api stopped, database dropped and created, psql of the
            plain dump --single-transaction, api started) against playbooks/db_restore.yml
-           (verification, safety backup, scratch restore with the api up, swap, health gate);
+           (verification, scratch restore with the api up, swap, health gate, safety backup of the
+           database put aside);
            api downtime measured from outside by polling /health every 50 ms; goals: downtime
            <= 5 s at any size, wall time <= 1.5x.
   memory   peak RSS of the pg_backup module process while dumping (its ru_maxrss): < 100 MB,
@@ -135,11 +136,14 @@ class Poller(threading.Thread):
             time.sleep(0.05)
 
     def downtime(self):
+        """Longest stretch without a 200; self.back_at: when it ended (monotonic)."""
         worst, down_since, last_ok = 0.0, None, None
+        self.back_at = None
         for stamp, ok in self.samples:
             if ok:
                 if down_since is not None:
-                    worst = max(worst, stamp - down_since)
+                    if stamp - down_since > worst:
+                        worst, self.back_at = stamp - down_since, stamp
                     down_since = None
                 last_ok = stamp
             elif down_since is None:
@@ -196,7 +200,8 @@ def measure(env, label):
     wall, report = env.playbook("playbooks/db_backup.yml", "-e", "db_backup_keep=0", json_out=True)
     dump = task_result(report, "Dump, verify")
     result.update(backup_module_s=dump["duration_s"], backup_playbook_s=round(wall, 1),
-                  backup_mb=round(dump["size"] / 1048576), backup_rss_mb=dump["max_rss_mb"], backup_path=dump["path"])
+                  backup_mb=round(dump["size"] / 1048576), backup_rss_mb=dump["max_rss_mb"], backup_path=dump["path"],
+                  backup_via=dump["via"])
 
     log("%s: runbook restore path (api stopped; dropdb, createdb, psql --single-transaction < plain.sql; api up)" % label)
     poller = Poller()
@@ -230,6 +235,7 @@ def measure(env, label):
         poller = Poller()
         poller.start()
         time.sleep(0.5)
+        started = time.monotonic()
         wall, run = env.playbook("playbooks/db_restore.yml", "-e", "db_restore_backup=" + dump["path"],
                                  "-e", "db_restore_confirm=yes", "-e", "db_restore_force=true", *extra, json_out=True)
         time.sleep(0.5)
@@ -241,10 +247,13 @@ def measure(env, label):
         result.update({
             key + "_playbook_s": round(wall, 1),
             key + "_downtime_s": round(poller.downtime(), 2),
+            key + "_serving_s": round(poller.back_at - started, 1) if poller.back_at else None,
             key + "_downtime_ledger_s": record.get("downtime_s"),
             key + "_verify_s": task_result(run, "Verify /").get("duration_s", 0),
-            key + "_safety_s": task_result(run, "Dump, verify").get("duration_s", 0),
-            key + "_scratch_s": task_result(run, "Wait for the restore into").get("duration_s", 0),
+            # swap mode: the dump of the database put aside, in the background (its wait task
+            # carries the module's result); in place: the dump task itself.
+            key + "_safety_s": (task_result(run, "Wait for the background dump") or task_result(run, "Dump, verify")).get("duration_s", 0),
+            key + "_scratch_s": task_result(run, "Restore into ").get("duration_s", 0),
         })
         # Free the disk the pre-restore database and the safety backup take.
         psql("DROP DATABASE %s WITH (FORCE)" % record["pre_restore_database"], db="postgres")
@@ -265,8 +274,8 @@ def report(results, size_mb):
         lines += [
             "database %d MB (plain dump %d MB, custom -Z0 backup %d MB)" % (r["db_mb"], r["plain_mb"], r["backup_mb"]),
             "  backup   runbook pg_dump > file        %6.1f s" % r["plain_dump_s"],
-            "           pg_backup dump+sha256+verify  %6.1f s   ratio %.2fx (goal <= 1.2x)" % (
-                r["backup_module_s"], r["backup_module_s"] / r["plain_dump_s"]),
+            "           pg_backup dump+sha256+verify  %6.1f s   ratio %.2fx (goal <= 1.2x; via=auto chose %s)" % (
+                r["backup_module_s"], r["backup_module_s"] / r["plain_dump_s"], r["backup_via"]),
             "           db_backup.yml playbook wall   %6.1f s   ratio %.2fx" % (
                 r["backup_playbook_s"], r["backup_playbook_s"] / r["plain_dump_s"]),
             "           module peak RSS               %6.1f MB  (goal < 100 MB, flat)" % r["backup_rss_mb"],
@@ -274,10 +283,12 @@ def report(results, size_mb):
                 r["runbook_restore_s"], r["runbook_downtime_s"]),
             "           db_restore.yml wall           %6.1f s   ratio %.2fx (goal <= 1.5x; verification, safety backup, via=auto)" % (
                 r["restore_playbook_s"], r["restore_playbook_s"] / r["runbook_restore_s"]),
-            "             of which: verify %.1f s, safety backup %.1f s, scratch restore %.1f s (api up)" % (
-                r["restore_verify_s"], r["restore_safety_s"], r["restore_scratch_s"]),
+            "             of which: verify %.1f s, scratch restore %.1f s (api up), safety backup %.1f s (after the swap)" % (
+                r["restore_verify_s"], r["restore_scratch_s"], r["restore_safety_s"]),
             "           db_restore.yml api downtime   %6.1f s   (polled; ledger upper bound %s s; goal <= 5 s)" % (
                 r["restore_downtime_s"], r["restore_downtime_ledger_s"]),
+            "           restored data served after    %6.1f s   ratio %.2fx (the rest of the run: safety backup, ledger)" % (
+                r["restore_serving_s"] or 0, (r["restore_serving_s"] or 0) / r["runbook_restore_s"]),
             "           same, no safety backup: wall  %6.1f s   ratio %.2fx; api down %.1f s" % (
                 r["restore_nosafety_playbook_s"], r["restore_nosafety_playbook_s"] / r["runbook_restore_s"],
                 r["restore_nosafety_downtime_s"]),

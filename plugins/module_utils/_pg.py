@@ -791,6 +791,8 @@ def build_manifest(**fields):
             "toc_entries", "server_version", "commit", "created_at", "verified", "verification",
             "row_counts", "tools", "via"]
     manifest = {key: fields.get(key) for key in keys}
+    if fields.get("source_database"):
+        manifest["source_database"] = fields["source_database"]
     manifest["manifest_version"] = 1
     return manifest
 

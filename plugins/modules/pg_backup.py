@@ -26,6 +26,13 @@ options:
     description:
       - Database to dump. Default C(POSTGRES_DB) from O(env_file).
     type: str
+  source_database:
+    description:
+      - Dump this database instead, but name the backup and its manifest after O(database)
+        (retention counts it with the backups of O(database)); the manifest records it as
+        C(source_database). For a copy of O(database) under another name, such as the
+        C(<db>_pre_restore_<ts>) database a restore put aside.
+    type: str
   backup_dir:
     description:
       - Directory of the backups. Created mode 0700 when missing (an existing directory
@@ -86,10 +93,14 @@ options:
     description:
       - C(compose) runs the tools with C(docker compose --project-directory <project_dir>
         exec -T <compose_service>) (socket connection inside the container; the server's
-        own tool versions).
+        own tool versions). The dump then travels through C(docker exec)'s output.
       - C(host) runs the tools on the host against O(login_host):O(login_port).
+      - C(auto) takes C(host) when the host has C(pg_dump) of at least the server's major
+        version and the server answers at O(login_host):O(login_port), else C(compose);
+        RV(via) says which, RV(via_reason) why. The host path was ~1.7x faster on 1.5 GB
+        (no copy through C(docker exec)).
     type: str
-    choices: [compose, host]
+    choices: [auto, compose, host]
     default: compose
   login_user:
     description: Database user. Default C(POSTGRES_USER) from O(env_file).
@@ -210,6 +221,16 @@ removed:
   type: list
   elements: str
   returned: always
+via:
+  description: Where the client tools ran, C(host) or C(compose) (what O(via=auto) chose).
+  type: str
+  returned: always
+  sample: host
+via_reason:
+  description: Why O(via=auto) chose C(compose) (no host tools, too old, or the server did not answer over TCP).
+  type: str
+  returned: when O(via=auto) chose compose
+  sample: "pg_dump 13.16 on the host is older than the server (15)"
 max_rss_mb:
   description: Peak resident memory of the module process in MiB (stays flat with dump size).
   type: float
@@ -312,9 +333,38 @@ def git_head(module, project_dir):
     return out.strip() if rc == 0 and out.strip() else None
 
 
+def open_runner(module, conn, secrets):
+    """A Runner for conn; for via=auto the host's tools when they fit, else compose.
+
+    Returns (runner, reason compose was chosen or None). The host's tools fit when
+    pg_dump is on PATH, its major version is at least the server's and the server
+    answers at login_host:login_port; they skip the copy through `docker exec`.
+    """
+    which = module.get_bin_path
+    if conn["via"] != "auto":
+        return Runner(conn, docker=which("docker", required=conn["via"] == "compose"), which=which,
+                      secrets=secrets), None
+    reason = "no pg_dump on the host"
+    if which("pg_dump"):
+        host = Runner(dict(conn, via="host"), which=which, secrets=secrets)
+        try:
+            ops = PgOps(host)
+            client = parse_tool_version(host.check(["pg_dump", "--version"])) or "0"
+            server, server_num = ops.server_version()
+            if int(client.split(".")[0]) >= server_num // 10000:
+                return host, None
+            reason = "pg_dump %s on the host is older than the server (%s)" % (client, server.split(" ")[0])
+        except PgError as exc:
+            reason = "the host's tools cannot reach the server: %s" % exc.msg
+        host.close()
+    return Runner(dict(conn, via="compose"), docker=which("docker", required=True), which=which,
+                  secrets=secrets), reason
+
+
 def main():
     argument_spec = dict(
         database=dict(type="str"),
+        source_database=dict(type="str"),
         backup_dir=dict(type="path", default="/var/lib/maverick-rollback/backups"),
         app=dict(type="str"),
         commit=dict(type="str"),
@@ -326,6 +376,7 @@ def main():
         protect=dict(type="list", elements="path", default=[]),
     )
     argument_spec.update(CONNECTION_ARGUMENT_SPEC)
+    argument_spec["via"] = dict(type="str", default="compose", choices=["auto", "compose", "host"])
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     # exit_json would add stat() fields of RV(path) and overwrite RV(size) with st_size, which
     # for a directory-format backup is the directory entry's size, not the backup's.
@@ -340,7 +391,8 @@ def main():
 
     database = conn["database"]
     app = p["app"] or os.path.basename(os.path.normpath(p["project_dir"] or "")) or "app"
-    problems = [check_db_name(database or ""), check_app_name(app)]
+    source = p["source_database"] or database
+    problems = [check_db_name(database or ""), check_db_name(source or "", "source_database"), check_app_name(app)]
     if not conn["user"]:
         problems.append("no database user: set login_user or POSTGRES_USER in %s" % (env_file or "the env file"))
     if not 0 <= p["compress"] <= 9:
@@ -349,7 +401,7 @@ def main():
         problems.append("jobs must be at least 1")
     if p["keep"] < 0:
         problems.append("keep must be 0 (no pruning) or more")
-    if p["format"] == "directory" and conn["via"] != "host":
+    if p["format"] == "directory" and conn["via"] == "compose":
         problems.append("format=directory needs via=host: pg_dump -Fd in the container would write the "
                         "directory inside the container, and a directory cannot be streamed out; use "
                         "via=host (client tools on the host) or format=custom")
@@ -365,15 +417,20 @@ def main():
     when = datetime.datetime.now(datetime.timezone.utc)
     result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[])
 
-    docker = module.get_bin_path("docker", required=conn["via"] == "compose")
     runner = None
     tmp = None
     try:
-        runner = Runner(conn, docker=docker, which=module.get_bin_path, secrets=secrets)
+        runner, reason = open_runner(module, conn, secrets)
+        conn = runner.conn
+        result["via"] = conn["via"]
+        if reason:
+            result["via_reason"] = reason
+        if p["format"] == "directory" and conn["via"] != "host":
+            raise PgError("format=directory needs the host's client tools, and via=auto chose compose: %s" % reason)
         ops = PgOps(runner)
         result["server_version"] = ops.server_version()[0]  # also proves the database answers
-        if not ops.exists(database):
-            raise PgError("database %r does not exist on the server" % database)
+        if not ops.exists(source):
+            raise PgError("database %r does not exist on the server" % source)
 
         path = free_name(backup_dir, app, database, when, commit)
         result.update(path=path, manifest=manifest_path(path))
@@ -396,13 +453,13 @@ def main():
             result["removed_partials"].append(partial)
             result["changed"] = True
 
-        before = ops.row_counts(database) if p["verify"] == "full" else None
+        before = ops.row_counts(source) if p["verify"] == "full" else None
         started = time.monotonic()
         tmp = os.path.join(backup_dir, ".%s.partial-%d" % (os.path.basename(path), os.getpid()))
         if p["format"] == "custom":
-            size, sha256 = runner.stream_out(pg_dump_argv(conn, database, "custom", p["compress"]), tmp)
+            size, sha256 = runner.stream_out(pg_dump_argv(conn, source, "custom", p["compress"]), tmp)
         else:
-            runner.check(pg_dump_argv(conn, database, "directory", p["compress"], p["jobs"], out=tmp))
+            runner.check(pg_dump_argv(conn, source, "directory", p["compress"], p["jobs"], out=tmp))
             fsync_tree(tmp)
             size, sha256 = tree_size(tmp), sha256_path(tmp)
         if size == 0:
@@ -415,8 +472,8 @@ def main():
         toc = ops.archive_list(tmp, info)
         row_counts = None
         if p["verify"] == "full":
-            after = ops.row_counts(database)
-            row_counts = full_verify(ops, tmp, info, database, before, after, p["jobs"])
+            after = ops.row_counts(source)
+            row_counts = full_verify(ops, tmp, info, source, before, after, p["jobs"])
 
         if os.path.lexists(path):
             raise PgError("%s appeared while dumping; not overwriting it" % path)
@@ -436,7 +493,7 @@ def main():
             size=size, sha256=sha256, table_count=toc["table_count"], toc_entries=toc["toc_entries"],
             server_version=toc["server_version"] or result["server_version"], commit=commit,
             created_at=iso(when), verified=True, verification=p["verify"], row_counts=row_counts,
-            tools=tools, via=conn["via"])
+            tools=tools, via=conn["via"], source_database=source if source != database else None)
         write_manifest(manifest_path(path), manifest)
 
         for old in select_for_removal(existing_backups(backup_dir, app, database), p["keep"], p["protect"]):

@@ -184,6 +184,8 @@ def test_backup_rows_restore_with_canary_and_modes(host):
     add_entry(host, "kept-2")
     record = backup(host)
     path = record["path"]
+    # via=auto took the server's client tools (PostgreSQL 15, the server's version).
+    assert record["via"] == "host" and json.loads(host.file(path + ".json").content_string)["via"] == "host"
     expected = titles(host)
     for n in range(3):
         add_entry(host, "lost-%d" % n)
@@ -210,6 +212,10 @@ def test_backup_rows_restore_with_canary_and_modes(host):
     # The safety backup holds the rows the restore replaced.
     safety = rec["safety_backup"]
     assert os.path.dirname(safety) == SAFETY and host.file(safety).exists
+    # Dumped from the database the swap put aside, named after the live one.
+    safety_manifest = json.loads(host.file(safety + ".json").content_string)
+    assert safety_manifest["source_database"] == rec["pre_restore_database"]
+    assert os.path.basename(safety).startswith("lifetracker_lifetracker_")
     assert "lost-2" in host.check_output("docker compose --project-directory %s exec -T postgres pg_restore -f - --data-only "
                                          "< %s" % (APP, safety))
 
@@ -238,6 +244,18 @@ def test_backup_rows_restore_with_canary_and_modes(host):
     assert live_oid(host) == oid and api_started_at(host) == started and len(ledger(host)) == records
 
 
+def test_backup_through_the_database_container(host):
+    # The runbook's way (pg_dump inside the postgres container), still one option away.
+    add_entry(host, "in-compose-backup")
+    record = backup(host, "-e", "db_backup_via=compose")
+    manifest = json.loads(host.file(record["path"] + ".json").content_string)
+    assert record["via"] == manifest["via"] == "compose"
+    assert sha256(host, record["path"]) == record["sha256"] == manifest["sha256"]
+    assert mode(host, record["path"]) == 0o600
+    data = host.check_output("pg_restore -f - --data-only --table=Entry %s" % record["path"])
+    assert "in-compose-backup" in data
+
+
 def test_check_mode_prints_the_plan_and_changes_nothing(host):
     # The newest backup now says it was taken while v1 ran; before=v2 (a tag, resolved by
     # git) must still pick the newest backup taken at v2.
@@ -250,7 +268,7 @@ def test_check_mode_prints_the_plan_and_changes_nothing(host):
     proc = run_playbook(RESTORE_PB, "--check", "-e", "db_restore_backup=before=v2", "-e", "db_restore_force=true")
     assert_ok(proc)
     for needle in ("restore lifetracker (lifetracker) from " + at_v2, "taken ", " ago at commit " + V2[:12],
-                   "expected downtime ~", "services that stop: api", "safety backup of lifetracker first",
+                   "expected downtime ~", "services that stop: api", "safety backup of lifetracker from lifetracker_pre_restore_",
                    "CHECK MODE: nothing was changed"):
         assert needle in out(proc), needle
     assert live_oid(host) == oid and api_started_at(host) == started and len(ledger(host)) == records
@@ -318,7 +336,9 @@ def test_failed_gate_after_the_swap_swaps_back(host):
                       "> /root/no-tag.sql" % APP)
     before = snapshot(host)
     rows = titles(host)
-    proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=/root/no-tag.sql", "-e", "db_restore_safety_backup=false",
+    # With the safety backup on: it dumps the database put aside while the gate runs, and the
+    # swap back puts that database back in place whether the dump has ended or not.
+    proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=/root/no-tag.sql",
                         "-e", "health_check_url=%s/tags" % API, "-e", "db_restore_health_deadline=1", *YES)
     assert_failed(proc)
     assert "HEALTH GATE FAILED on the restored database" in out(proc)
@@ -330,6 +350,12 @@ def test_failed_gate_after_the_swap_swaps_back(host):
     assert rec["outcome"] == "reverted" and rec["revert_health"]["healthy"]
     assert rec["scratch_database"] in databases(host)  # the restored copy is kept for a look
     assert not host.file(LOCK).exists
+    if "safety_backup" in rec:  # the dump ended before the swap back: a backup of the previous rows
+        data = host.check_output("pg_restore -f - --data-only --table=Entry %s" % rec["safety_backup"])
+        assert all(title in data for title in rows)
+    else:  # cut off by the swap back, and said so
+        assert "cut off by the swap back" in out(proc), rec
+    assert not [f for f in files_in(host, SAFETY) if ".partial-" in f]
 
 
 def test_in_place_mode(host):

@@ -284,3 +284,55 @@ def test_check_mode_leaves_partials(server, project, tmp_path, capsys):
     dead.write_bytes(b"PGDMP half")
     result = run(base(project, tmp_path), capsys, check=True)
     assert result["_rc"] == 0 and dead.exists() and result["removed_partials"] == []
+
+
+def dump_calls(server):
+    return [c for c in server.calls() if c["tool"] == "pg_dump" and "--version" not in c["argv"]]
+
+
+def test_auto_takes_the_host_tools_when_they_fit(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "host" and "via_reason" not in result, result
+    assert [c["via"] for c in dump_calls(server)] == ["host"]
+    assert read_manifest(result["path"])["via"] == "host"
+    assert_no_password_in_argv(server)
+
+
+@pytest.mark.parametrize("setup, reason", [
+    (lambda server, bindir: server.update(pg_dump_version="13.16"), "pg_dump 13.16 on the host is older than the server (15.18)"),
+    (lambda server, bindir: server.update(fail={"host_connect": ""}), "the host's tools cannot reach the server: psql"),
+    (lambda server, bindir: os.unlink(os.path.join(bindir, "pg_dump")), "no pg_dump on the host"),
+])
+def test_auto_falls_back_to_compose_and_says_why(server, project, tmp_path, capsys, monkeypatch, setup, reason):
+    monkeypatch.setenv("PATH", server.bindir)  # no client tools of the machine running the tests
+    setup(server, server.bindir)
+    result = run(base(project, tmp_path, via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result
+    assert result["via_reason"].startswith(reason), result["via_reason"]
+    assert [c["via"] for c in dump_calls(server)] == ["compose"]
+    assert Path(result["path"]).read_bytes() == (FIX / "custom.dump").read_bytes()
+    assert read_manifest(result["path"])["via"] == "compose"
+
+
+def test_auto_directory_format_needs_the_host_tools(server, project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", server.bindir)
+    os.unlink(os.path.join(server.bindir, "pg_dump"))
+    result = run(base(project, tmp_path, via="auto", format="directory"), capsys)
+    assert result["_rc"] == 1 and "format=directory needs the host's client tools" in result["msg"], result
+    assert "no pg_dump on the host" in result["msg"] and dump_calls(server) == []
+    assert not (tmp_path / "backups").exists() or os.listdir(tmp_path / "backups") == []
+
+
+def test_source_database_is_dumped_under_the_name_of_database(server, project, tmp_path, capsys):
+    aside = "lifetracker_pre_restore_20260105031500"
+    server.update(dbs={"postgres": {"rows": {}}, "lifetracker": {"rows": {}}, aside: {"rows": dict(server.ROWS)}})
+    result = run(base(project, tmp_path, source_database=aside, keep=1), capsys)
+    assert result["_rc"] == 0, result
+    assert os.path.basename(result["path"]).startswith("lifetracker_lifetracker_")
+    manifest = read_manifest(result["path"])
+    assert manifest["database"] == "lifetracker" and manifest["source_database"] == aside
+    assert [c["argv"][-1] for c in dump_calls(server)] == ["--dbname=" + aside]
+
+    missing = run(base(project, tmp_path, source_database="lifetracker_pre_restore_1"), capsys)
+    assert missing["_rc"] == 1 and "'lifetracker_pre_restore_1' does not exist" in missing["msg"]
+    assert "source_database" not in read_manifest(run(base(project, tmp_path), capsys)["path"])
