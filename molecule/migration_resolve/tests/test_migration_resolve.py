@@ -179,6 +179,8 @@ def test_revert_applied_only_with_confirmation(host):
     assert (last["outcome"], last["resolved_state"], last["revert_migration"]) == ("reverted", "reverted", name)
     assert last["deployed_migrations"] == [name] and last["health"]["healthy"] is True
     assert file_facts(host, last["backup_path"]) == (0o600, last["backup_sha256"])
+    # via=auto took the server's own pg_dump (PostgreSQL 15 like the database)
+    assert json.loads(host.file(last["backup_path"] + ".json").content_string)["via"] == "host"
     out = flat(proc.stdout)
     assert "safety backup: %s" % last["backup_path"] in out
     assert "next: commit packages/core/prisma/migrations/%s to the repository" % name in out
