@@ -333,17 +333,18 @@ def git_head(module, project_dir):
     return out.strip() if rc == 0 and out.strip() else None
 
 
-def open_runner(module, conn, secrets):
-    """A Runner for conn; for via=auto the host's tools when they fit, else compose.
+def open_ops(module, conn, secrets):
+    """PgOps on a Runner for conn; for via=auto the host's tools when they fit, else compose.
 
-    Returns (runner, reason compose was chosen or None). The host's tools fit when
+    Returns (ops, reason compose was chosen or None). The host's tools fit when
     pg_dump is on PATH, its major version is at least the server's and the server
     answers at login_host:login_port; they skip the copy through `docker exec`.
+    The ops returned keep the server version read here (no second query).
     """
     which = module.get_bin_path
     if conn["via"] != "auto":
-        return Runner(conn, docker=which("docker", required=conn["via"] == "compose"), which=which,
-                      secrets=secrets), None
+        return PgOps(Runner(conn, docker=which("docker", required=conn["via"] == "compose"), which=which,
+                            secrets=secrets)), None
     reason = "no pg_dump on the host"
     if which("pg_dump"):
         host = Runner(dict(conn, via="host"), which=which, secrets=secrets)
@@ -352,13 +353,13 @@ def open_runner(module, conn, secrets):
             client = parse_tool_version(host.check(["pg_dump", "--version"])) or "0"
             server, server_num = ops.server_version()
             if int(client.split(".")[0]) >= server_num // 10000:
-                return host, None
+                return ops, None
             reason = "pg_dump %s on the host is older than the server (%s)" % (client, server.split(" ")[0])
         except PgError as exc:
             reason = "the host's tools cannot reach the server: %s" % exc.msg
         host.close()
-    return Runner(dict(conn, via="compose"), docker=which("docker", required=True), which=which,
-                  secrets=secrets), reason
+    return PgOps(Runner(dict(conn, via="compose"), docker=which("docker", required=True), which=which,
+                        secrets=secrets)), reason
 
 
 def main():
@@ -420,14 +421,13 @@ def main():
     runner = None
     tmp = None
     try:
-        runner, reason = open_runner(module, conn, secrets)
-        conn = runner.conn
+        ops, reason = open_ops(module, conn, secrets)
+        runner, conn = ops.runner, ops.conn
         result["via"] = conn["via"]
         if reason:
             result["via_reason"] = reason
         if p["format"] == "directory" and conn["via"] != "host":
             raise PgError("format=directory needs the host's client tools, and via=auto chose compose: %s" % reason)
-        ops = PgOps(runner)
         result["server_version"] = ops.server_version()[0]  # also proves the database answers
         if not ops.exists(source):
             raise PgError("database %r does not exist on the server" % source)
