@@ -49,6 +49,23 @@ def describe(holder, now):
         holder.get("started", "?"), int(lock_age(holder, now)), holder.get("ttl", "?"))
 
 
+def held_message(holder, now, path):
+    """What a run that finds the lock taken is told (app_lock, release_facts)."""
+    if is_stale(holder, now):
+        return ("stale lock %s: held by %s. Nothing was changed. If that run is gone, re-run with "
+                "the break-stale-lock flag (break_stale=true)." % (path, describe(holder, now)))
+    return ("another run holds the lock %s: %s. Nothing was changed; wait for it to finish."
+            % (path, describe(holder, now)))
+
+
+def fresh_holder(path, now=None):
+    """The record of a run holding the lock now (younger than its TTL), else None.
+    A stale or half-written lock is left to acquire(), which reports or breaks it."""
+    holder = read_holder(path)
+    now = time.time() if now is None else now
+    return holder if holder and not is_stale(holder, now) else None
+
+
 def try_create(path, record):
     """Create the lock file exclusively; False when it already exists."""
     directory = os.path.dirname(path)

@@ -140,11 +140,15 @@ def compose(project_dir, project_name, *args):
     return base + list(args)
 
 
+def command_failed(what, program, rc, err):
+    return ReleaseError("%s failed (%s exited %d): %s" % (what, program, rc, err.strip()[-500:]),
+                        rc=rc, stderr=err.strip()[-2000:])
+
+
 def must(run, argv, what):
     rc, out, err = run(argv)
     if rc != 0:
-        raise ReleaseError("%s failed (%s exited %d): %s" % (what, argv[0], rc, err.strip()[-500:]),
-                           rc=rc, stderr=err.strip()[-2000:])
+        raise command_failed(what, argv[0], rc, err)
     return out
 
 
@@ -161,11 +165,24 @@ def resolve(run, project_dir, ref):
     return pairs[0], pairs[-1]
 
 
+def inspect_containers(run, ids):
+    """docker inspect of the listed containers. One removed since `docker ps`
+    listed it (a concurrent run recreating it) is no longer running: dropped,
+    not an error, so that run's lock is what the caller hears about."""
+    if not ids:
+        return []
+    rc, out, err = run(["docker", "inspect"] + ids)
+    errors = err.strip().splitlines()
+    if rc != 0 and not (errors and all(line.startswith("Error: No such object") for line in errors)):
+        raise command_failed("docker inspect", "docker", rc, err)
+    return json.loads(out or "[]")
+
+
 def docker_state(run, project, built):
     """(project containers, running service -> image id, image ref -> id) for the project's built images."""
     ids = must(run, ["docker", "ps", "-q", "--no-trunc", "--filter", "label=%s=%s" % (PROJECT_LABEL, project)],
                "docker ps").split()
-    containers = json.loads(must(run, ["docker", "inspect"] + ids, "docker inspect")) if ids else []
+    containers = inspect_containers(run, ids)
     running = running_images(containers, project, list(built))
     ids_by_ref = {}
     if built:

@@ -91,7 +91,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockHeld, acquire, describe, is_stale, read_holder, release)
+    LockHeld, acquire, describe, held_message, is_stale, read_holder, release)
 
 
 def lock_record(params, now):
@@ -100,14 +100,6 @@ def lock_record(params, now):
         awx_job_id=params["awx_job_id"], ttl=params["ttl"], started_epoch=now,
         started=datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-
-
-def held_message(holder, now, path):
-    if is_stale(holder, now):
-        return ("stale lock %s: held by %s. Nothing was changed. If that run is gone, re-run with "
-                "the break-stale-lock flag (break_stale=true)." % (path, describe(holder, now)))
-    return ("another run holds the lock %s: %s. Nothing was changed; wait for it to finish."
-            % (path, describe(holder, now)))
 
 
 def main():

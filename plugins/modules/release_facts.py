@@ -70,6 +70,14 @@ options:
   db_env_file:
     description: The app's C(.env) with the database settings; a missing file is skipped.
     type: path
+  lock_path:
+    description:
+      - The app lock (M(maverick.rollback.app_lock)) of a caller that takes it after these reads.
+      - When another run holds it (a lock younger than its TTL) the module fails first, before reading
+        anything, with that run in RV(lock_holder) - that run's checkout and container recreation would
+        change what is read here, and the lock is what the caller needs to hear about.
+      - A stale lock is not checked here; M(maverick.rollback.app_lock) reports or breaks it.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -172,6 +180,10 @@ applied_migrations_error:
   description: Why RV(applied_migrations) could not be read (password masked); empty when read or not asked.
   type: str
   returned: success
+lock_holder:
+  description: The lock record of the run holding O(lock_path) (owner, controller, run id, AWX job, start, TTL).
+  type: dict
+  returned: failure because another run holds the lock
 recent:
   description: C(git log --oneline -10 --all) when the target does not resolve.
   type: list
@@ -181,10 +193,12 @@ recent:
 
 import os
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask, resolve_connection
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
 
@@ -242,12 +256,16 @@ def main():
             db_user=dict(type="str", default=""),
             db_password=dict(type="str", default="", no_log=True),
             db_env_file=dict(type="path"),
+            lock_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )
     params = module.params
     if not REF_PATTERN.match(params["target"]) or ".." in params["target"]:
         module.fail_json(msg="refusing target %r: not a SHA, tag or branch name" % params["target"])
+    holder = fresh_holder(params["lock_path"]) if params["lock_path"] else None
+    if holder:
+        module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
     def run(argv):
         return module.run_command(argv, environ_update={"LC_ALL": "C"})

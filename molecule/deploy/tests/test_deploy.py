@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
+
+import pytest
 
 from conftest import APP_DIR, app_env, flat, health, play, recap
 
@@ -22,6 +25,7 @@ FULL = "playbooks/full_rollback.yml"
 QUICK = "playbooks/quick_rollback.yml"
 PORT = 25600
 LEDGER = "/var/lib/maverick-rollback/lifetracker/ledger.jsonl"
+LOCK = "/var/lib/maverick-rollback/lifetracker/lock"
 V1 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"
 V2 = "b65522e1bab699cd5a9a58211cf8067bb51b2527"
 V3 = "f26adb1c30fba7f95142c2839f358299c6188b0e"
@@ -147,6 +151,26 @@ def test_second_deploy_of_the_same_commit_changes_nothing(host):
     assert "no change: %s already runs" % V2[:12] in flat(proc.stdout)
     after = state(host)
     assert after["api"] == before["api"] and len(after["ledger"]) == len(before["ledger"])
+
+
+@pytest.mark.parametrize("playbook, args", [(DEPLOY, ["-e", "commit=v1"]), (FULL, ["-e", "confirm=yes"])],
+                         ids=["deploy", "full_rollback"])
+def test_a_run_in_flight_is_reported_before_anything_is_read(host, playbook, args):
+    """Another operator's run holds the lock: refused at the first read, its lock untouched."""
+    holder = json.dumps({"run_id": "inflight", "owner": "night-shift", "controller": "awx-1", "ttl": 600,
+                         "started_epoch": time.time(), "started": "now", "awx_job_id": "42"})
+    host.check_output("printf '%%s' %s > %s && chmod 600 %s" % (shlex.quote(holder), LOCK, LOCK))
+    try:
+        before = state(host)
+        proc = play(playbook, *args)
+        assert proc.returncode != 0
+        out = flat(proc.stdout)
+        assert "Refuse while another run holds the app lock" in out
+        assert "another run holds the lock %s: night-shift on awx-1 (run inflight, AWX job 42)" % LOCK in out
+        assert state(host) == before
+        assert host.file(LOCK).content_string == holder
+    finally:
+        host.check_output("rm -f %s" % LOCK)
 
 
 def test_rehearsal_alone_reports_and_changes_nothing(host):

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockHeld, acquire, describe, is_stale, release)
+    LockHeld, acquire, describe, fresh_holder, held_message, is_stale, release)
 
 NOW = 1_800_000_000.0
 
@@ -74,3 +74,21 @@ def test_release_only_own_lock(tmp_path):
     assert release(path, "two") is False and os.path.exists(path)
     assert release(path, "one") is True and not os.path.exists(path)
     assert release(path, "one") is False
+
+
+def test_fresh_holder_only_for_a_live_run(tmp_path):
+    path = str(tmp_path / "lock")
+    assert fresh_holder(path, NOW) is None  # free
+    acquire(path, record("one", started=NOW - 30), False, NOW)
+    assert fresh_holder(path, NOW)["run_id"] == "one"
+    assert fresh_holder(path, NOW + 600) is None  # past its ttl: stale, acquire() reports it
+    open(path, "w").close()
+    assert fresh_holder(path, NOW) is None  # half-written: acquire() reports it
+
+
+def test_held_message_says_wait_or_break(tmp_path):
+    fresh, stale = record("one", started=NOW - 30), record("old", started=NOW - 3600)
+    assert held_message(fresh, NOW, "/l").startswith("another run holds the lock /l: alice on awx-1 (run one, AWX job 7)")
+    assert "wait for it to finish" in held_message(fresh, NOW, "/l")
+    assert held_message(stale, NOW, "/l").startswith("stale lock /l: held by alice")
+    assert "break_stale=true" in held_message(stale, NOW, "/l")

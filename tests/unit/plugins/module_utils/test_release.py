@@ -79,8 +79,10 @@ def test_migration_names_ignore_lock_file():
 class FakeHost:
     """Answers the commands gather() runs with captured-shape outputs; logs argv."""
 
-    def __init__(self, head=V2, target=V1, resolves=True, images=None, containers=None, dirty="", compose_diff_rc=0):
+    def __init__(self, head=V2, target=V1, resolves=True, images=None, containers=None, dirty="", compose_diff_rc=0,
+                 inspect_error=""):
         self.calls = []
+        self.inspect_error = inspect_error
         self.head, self.target, self.resolves, self.dirty = head, target, resolves, dirty
         self.compose_diff_rc = compose_diff_rc
         self.images = images if images is not None else {"lifetracker-api:" + V1: "sha256:v1api", "lifetracker-api:latest": "sha256:v2api"}
@@ -107,9 +109,9 @@ class FakeHost:
         if joined.endswith("config --format json"):
             return 0, json.dumps({"name": "lifetracker", "services": {"api": {"build": {}}}}), ""
         if argv[:2] == ["docker", "ps"]:
-            return 0, "c1\n" if self.containers else "", ""
+            return 0, "c1\n" if self.containers or self.inspect_error else "", ""
         if argv[:2] == ["docker", "inspect"]:
-            return 0, json.dumps(self.containers), ""
+            return (1 if self.inspect_error else 0), json.dumps(self.containers), self.inspect_error
         if argv[:2] == ["docker", "images"]:
             return 0, "".join("%s %s\n" % kv for kv in self.images.items()), ""
         raise AssertionError("unexpected command %r" % argv)
@@ -141,6 +143,21 @@ def test_gather_plans_a_reuse_rollback():
 def test_gather_full_up_unless_a_targeted_one_is_equivalent(host, why):
     facts = gather(host, "/opt/lifetracker", "v1")
     assert facts["changing"] == ["api"] and facts["up_services"] == [], why
+
+
+def test_a_container_removed_since_docker_ps_is_no_longer_running():
+    """A concurrent run recreating the api between `docker ps` and `docker inspect`:
+    docker prints the containers it found and fails for the gone one."""
+    host = FakeHost(containers=[], inspect_error="Error: No such object: c1\n")
+    facts = gather(host, "/opt/lifetracker", "v1")
+    assert facts["running"] == {} and facts["up_services"] == []  # a full `up`
+    assert ["docker", "inspect", "c1"] in host.calls
+
+
+def test_other_docker_inspect_failures_stop_the_plan():
+    host = FakeHost(inspect_error="Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n")
+    with pytest.raises(ReleaseError, match="docker inspect failed .docker exited 1.: Cannot connect"):
+        gather(host, "/opt/lifetracker", "v1")
 
 
 def test_gather_noop_when_on_target_with_its_images():
