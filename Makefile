@@ -33,6 +33,7 @@ ecosystem:  ## AWX surveys, EE, changelog, installed collection + ansible-doc, a
 # The failed tests are repeated at the end: CI keeps only the tail of the log.
 molecule:  ## all scenarios, or one: make molecule SCENARIO=health_check
 	@mkdir -p .sandbox
+	@echo "molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)"; \
 	molecule test $(if $(SCENARIO),-s $(SCENARIO),--all) 2>&1 | tee .sandbox/molecule.log; \
 	status=$${PIPESTATUS[0]}; \
 	if [ "$$status" -ne 0 ]; then \

@@ -338,8 +338,10 @@ def test_failed_gate_after_the_swap_swaps_back(host):
     rows = titles(host)
     # With the safety backup on: it dumps the database put aside while the gate runs, and the
     # swap back puts that database back in place whether the dump has ended or not.
+    # The deadline bounds the gate after the swap back too: the api it restarts needs
+    # a few seconds to answer on a loaded machine.
     proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=/root/no-tag.sql",
-                        "-e", "health_check_url=%s/tags" % API, "-e", "db_restore_health_deadline=1", *YES)
+                        "-e", "health_check_url=%s/tags" % API, "-e", "db_restore_health_deadline=6", *YES)
     assert_failed(proc)
     assert "HEALTH GATE FAILED on the restored database" in out(proc)
     assert "state: swapped back" in out(proc)

@@ -81,8 +81,9 @@ def test_converge_redeployed_through_the_mock_and_recorded_it(host, shas):
 
 def test_success_dispatches_finds_its_run_waits_and_gates(host, mock, shas):
     # Long enough that the first poll still sees it queued or running on a busy
-    # machine (at 3 s, run discovery under load sometimes found it completed).
-    mock.next_run(conclusion="success", queued_s=1, running_s=10)
+    # machine (at 3 s, run discovery under load sometimes found it completed;
+    # discovery is two list calls, a 2 s pause and a poll chunk: ~5 s, ~10 loaded).
+    mock.next_run(conclusion="success", queued_s=1, running_s=15)
     before = len(ledger(host))
     proc = redeploy(mock, "-e", "ref=release/2025-02", "-e", '{"github_redeploy_inputs": {"reason": "3am", "dry_run": false}}')
     assert proc.returncode == 0, proc.stdout
