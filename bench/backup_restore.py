@@ -86,8 +86,8 @@ class Env:
                                "ansible_python_interpreter": "/usr/bin/python3"}},
             "vars": {"lifetracker_app_dir": APP, "lifetracker_compose_project": PROJECT,
                      "lifetracker_postgres_port": PG_PORT, "lifetracker_api_port": API_PORT,
-                     "lifetracker_web_port": WEB_PORT, "health_check_url": HEALTH,
-                     "health_check_project_dir": APP, "health_check_compose_project": PROJECT,
+                     "lifetracker_web_port": WEB_PORT, "app_health_url": HEALTH,
+                     "app_project_dir": APP, "app_compose_project": PROJECT,
                      "db_restore_health_deadline": 120}}}))
         self.inventory = str(inv)
 

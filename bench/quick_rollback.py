@@ -130,8 +130,8 @@ def setup():
                            "ansible_python_interpreter": "/usr/bin/python3"}},
         "vars": {"lifetracker_app_dir": APP, "lifetracker_compose_project": PROJECT,
                  "lifetracker_postgres_port": 25530, "lifetracker_api_port": API_PORT,
-                 "lifetracker_web_port": 28530, "health_check_url": HEALTH,
-                 "app_rollback_db_port": 25530,
+                 "lifetracker_web_port": 28530, "app_health_url": HEALTH,
+                 "app_db_port": 25530,
                  # v1 predates v2's additive migration: the gate runs and reports, the
                  # bench measures the switch itself.
                  "app_rollback_allow_schema_ahead": True}}}))

@@ -27,7 +27,7 @@ options:
     type: str
     default: ""
   commit_field:
-    description: Top-level JSON field that carries the running commit.
+    description: JSON field that carries the running commit; a dotted path reaches nested fields (C(build.commit)).
     type: str
     default: commit
 """
@@ -55,6 +55,15 @@ def commits_match(expected, reported):
     return expected.startswith(reported) or reported.startswith(expected)
 
 
+def reported_field(body, path):
+    """The value at a dotted path of a JSON object ('' when any step is missing)."""
+    for key in path.split("."):
+        if not isinstance(body, dict) or key not in body:
+            return ""
+        body = body[key]
+    return "" if body is None or isinstance(body, (dict, list)) else str(body)
+
+
 def health_verdict(result, status_codes=(200,), expected_commit="", commit_field="commit"):
     """Return '' for a good answer, else why it is not good."""
     result = result or {}
@@ -65,8 +74,7 @@ def health_verdict(result, status_codes=(200,), expected_commit="", commit_field
     if status not in [int(code) for code in status_codes]:
         return "HTTP %d from %s (expected %s)" % (status, url, "/".join(str(c) for c in status_codes))
     if expected_commit:
-        body = result.get("json")
-        reported = str(body.get(commit_field, "")) if isinstance(body, dict) else ""
+        reported = reported_field(result.get("json"), commit_field)
         if not reported:
             return "no '%s' field in the answer from %s" % (commit_field, url)
         if not commits_match(expected_commit, reported):

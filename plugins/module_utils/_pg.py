@@ -26,6 +26,8 @@ HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 
 # Keys of the app's .env (the official postgres image's convention, LifeTracker's .env).
+# The one default port of the collection (LifeTracker publishes PostgreSQL on it).
+DEFAULT_PORT = 5433
 ENV_KEYS = {
     "user": "POSTGRES_USER",
     "password": "POSTGRES_PASSWORD",
@@ -60,21 +62,23 @@ class PgError(Exception):
 # --------------------------------------------------------------------------- .env
 
 
-def resolve_connection(params, env):
-    """Merge module params with the app's .env: explicit params win.
+def resolve_connection(params, env, keys=None):
+    """Merge module params with the app's .env: explicit params win, then the
+    .env's keys (ENV_KEYS, or the app's own names in `keys`), then defaults.
 
     Returns a dict with via, user, password, database, host, port, project_dir,
     service, project, maintenance_db.
     """
+    keys = dict(ENV_KEYS, **(keys or {}))
     port = params.get("login_port")
     if port is None:
-        env_port = env.get(ENV_KEYS["port"], "")
-        port = int(env_port) if env_port.isdigit() else 5432
+        env_port = env.get(keys["port"], "")
+        port = int(env_port) if env_port.isdigit() else DEFAULT_PORT
     return {
         "via": params.get("via") or "compose",
-        "user": params.get("login_user") or env.get(ENV_KEYS["user"]) or None,
-        "password": params.get("login_password") or env.get(ENV_KEYS["password"]) or None,
-        "database": params.get("database") or env.get(ENV_KEYS["database"]) or None,
+        "user": params.get("login_user") or env.get(keys["user"]) or None,
+        "password": params.get("login_password") or env.get(keys["password"]) or None,
+        "database": params.get("database") or env.get(keys["database"]) or None,
         "host": params.get("login_host") or "127.0.0.1",
         "port": port,
         "project_dir": params.get("project_dir"),

@@ -22,12 +22,6 @@ PLAYBOOKS = ["health_check", "quick_rollback", "list_releases", "migration_resol
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 
 
-def app_inputs(*prefixes: str) -> dict:
-    """app_name / project_dir / state_dir of a playbook that passes them on to
-    the <prefix>_app_name, ... options of each role it includes."""
-    return {var: ["%s_%s" % (prefix, var) for prefix in prefixes] for var in ("app_name", "project_dir", "state_dir")}
-
-
 # Survey variables the playbook itself reads (extra vars, not role options):
 # playbook -> {variable: role options the playbook sets from it, directly or
 # through one of its own vars}. "target" (the hosts: pattern) is in every
@@ -41,9 +35,8 @@ PLAYBOOK_VARS = {
     "db_restore": {},
     "emergency_restart": {},
     "github_redeploy": {"ref": ["github_redeploy_ref"]},
-    "deploy": {"commit": [], "rehearse": [], "break_stale_lock": [],
-               **app_inputs("app_rollback", "db_backup", "db_restore", "migration_rehearsal")},
-    "full_rollback": {"commit": [], "confirm": [], "break_stale_lock": [], **app_inputs("app_rollback", "db_restore")},
+    "deploy": {"commit": [], "rehearse": [], "break_stale_lock": []},
+    "full_rollback": {"commit": [], "confirm": [], "break_stale_lock": []},
     "migration_rehearsal": {"commit": ["migration_rehearsal_commit"], "backup": ["migration_rehearsal_backup"]},
 }
 # What the playbook-only variables accept (checked against the playbook's own
@@ -529,8 +522,9 @@ def gate_tasks(playbook: str) -> tuple[dict, list]:
     tasks = [t for play in plays for t in play.get("tasks", [])]
     if where == "role":
         role = PROJECT_DIR / "roles" / playbook_roles(playbook)[0][0]
-        variables = {**(load_yaml(role / "defaults" / "main.yml") or {}), **variables,
-                     **(load_yaml(role / "vars" / "main.yml") or {})}
+        app = PROJECT_DIR / "roles" / "app"  # the app contract every role depends on
+        variables = {**(load_yaml(app / "defaults" / "main.yml") or {}), **(load_yaml(role / "defaults" / "main.yml") or {}),
+                     **variables, **(load_yaml(app / "vars" / "main.yml") or {}), **(load_yaml(role / "vars" / "main.yml") or {})}
         tasks = load_yaml(role / "tasks" / "main.yml")
     by_name = {t.get("name"): t for t in tasks}
     missing = [n for n in names if n not in by_name]

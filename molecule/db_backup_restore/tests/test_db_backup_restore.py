@@ -341,7 +341,7 @@ def test_failed_gate_after_the_swap_swaps_back(host):
     # The deadline bounds the gate after the swap back too: the api it restarts needs
     # a few seconds to answer on a loaded machine.
     proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=/root/no-tag.sql",
-                        "-e", "health_check_url=%s/tags" % API, "-e", "db_restore_health_deadline=6", *YES)
+                        "-e", "app_health_url=%s/tags" % API, "-e", "db_restore_health_deadline=6", *YES)
     assert_failed(proc)
     assert "HEALTH GATE FAILED on the restored database" in out(proc)
     assert "state: swapped back" in out(proc)
@@ -386,7 +386,7 @@ def test_old_databases_listed_and_dropped_only_on_request(host):
 
 
 def test_disk_full_during_backup(host):
-    small = ("-e", "db_backup_dir=" + SMALLFS)
+    small = ("-e", "app_backup_dir=" + SMALLFS)
     older = backup(host, *small)["path"]
     older_sha = sha256(host, older)
     # Bigger than the 2 MiB tmpfs: about 20 MB of rows (kept for the kill tests below).

@@ -373,7 +373,7 @@ def test_include_role_from_installed_collection(host, tmp_path, installed_collec
     job, paths, installed = chained_job(tmp_path, INCLUDE_ROLE, installed_collections,
                                         {"release": "v2", "expected_sha": v2})
     assert (job.status, job.rc) == ("successful", 0), job
-    assert {Path(p).relative_to(installed).parts[1] for p in paths} == {"health_check", "app_rollback"}
+    assert {Path(p).relative_to(installed).parts[1] for p in paths} == {"app", "health_check", "app_rollback"}
     assert head(host) == v2
     assert health(host)[1]["commit"] == v2
     last = ledger(host)[-1]

@@ -153,7 +153,7 @@ def test_api_refusals_become_plain_messages(mock, case):
         expected = ("GitHub refused to read the repository maverickapplications/lifetracker "
                     "(403: Resource not accessible by personal access token): the token lacks a permission")
     elif case == "404-repo":
-        args = ["-e", "github_redeploy_repo=lifetracker-typo"]
+        args = ["-e", "app_github_repo=lifetracker-typo"]
         expected = "GitHub found nothing when asked to read the repository maverickapplications/lifetracker-typo (404: Not Found)"
     else:
         mock.inputs_allowed = {"reason"}

@@ -70,8 +70,8 @@ def test_wrong_commit_fails_naming_both_commits(head_commit):
 
 
 @pytest.mark.parametrize("bad_input", [
-    "health_check_url=file:///etc/passwd",
-    "health_check_url=ftp://127.0.0.1/health",
+    "app_health_url=file:///etc/passwd",
+    "app_health_url=ftp://127.0.0.1/health",
     "health_check_deadline=0.5",
     "health_check_expected_commit=$(touch /tmp/pwned)",
 ])

@@ -193,7 +193,7 @@ def test_revert_applied_only_with_confirmation(host):
 def test_quick_rollback_gate_takes_the_revert_as_cancelling_the_migration(host):
     """v1 knows neither add_tags nor its revert: the schema is v1's again, the gate lets it through."""
     before = state(host)
-    proc = play("playbooks/quick_rollback.yml", "-e", "commit=v1", "-e", "app_rollback_db_port=%d" % PORT, check=True)
+    proc = play("playbooks/quick_rollback.yml", "-e", "commit=v1", "-e", "app_db_port=%d" % PORT, check=True)
     assert proc.returncode == 0, proc.stdout
     assert "migration gate: ok, the target knows every applied migration" in flat(proc.stdout)
     assert snapshot(host) == snapshot_of(before)

@@ -62,7 +62,7 @@ def test_secret_values_put_a_value_before_its_prefixes():
 
 def test_env_file_keeps_keys_and_masks_secret_values():
     masked = render("__emergency_restart_env_masked", __emergency_restart_env_text=ENV,
-                    __emergency_restart_env_path="/opt/lifetracker/.env")
+                    __app_env_path="/opt/lifetracker/.env")
     lines = masked.splitlines()
     assert "POSTGRES_PASSWORD=********" in lines
     assert "export API_TOKEN=********" in lines

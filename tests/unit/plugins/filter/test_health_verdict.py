@@ -31,6 +31,17 @@ CASES = [
      "no 'commit' field in the answer from %s" % URL),
     ("custom-field", {"status": 200, "url": URL, "json": {"version": SHA}},
      {"expected_commit": SHA, "commit_field": "version"}, ""),
+    ("nested-field", {"status": 200, "url": URL, "json": {"state": "up", "build": {"commit": SHA}}},
+     {"expected_commit": SHA, "commit_field": "build.commit"}, ""),
+    ("nested-field-wrong", {"status": 200, "url": URL, "json": {"build": {"commit": "deadbeef" * 5}}},
+     {"expected_commit": SHA, "commit_field": "build.commit"},
+     "wrong commit: expected %s, running %s" % (SHA, "deadbeef" * 5)),
+    ("nested-field-missing-step", {"status": 200, "url": URL, "json": {"build": "x"}},
+     {"expected_commit": SHA, "commit_field": "build.commit"},
+     "no 'build.commit' field in the answer from %s" % URL),
+    ("nested-field-is-object", {"status": 200, "url": URL, "json": {"build": {"commit": {"sha": SHA}}}},
+     {"expected_commit": SHA, "commit_field": "build.commit"},
+     "no 'build.commit' field in the answer from %s" % URL),
     ("commit-not-checked-when-unset", {"status": 200, "url": URL, "json": {}}, {}, ""),
 ]
 

@@ -67,8 +67,8 @@ CONN_CASES = [
     ("env-fills-all", {}, ENV, {"user": "lt", "password": "envpw", "database": "ltdb", "port": 25720}),
     ("params-win", {"login_user": "u", "login_password": "p", "database": "d", "login_port": 1},
      ENV, {"user": "u", "password": "p", "database": "d", "port": 1}),
-    ("no-env", {}, {}, {"user": None, "password": None, "database": None, "port": 5432}),
-    ("bad-port-in-env", {}, {"POSTGRES_PORT": "x"}, {"port": 5432}),
+    ("no-env", {}, {}, {"user": None, "password": None, "database": None, "port": 5433}),
+    ("bad-port-in-env", {}, {"POSTGRES_PORT": "x"}, {"port": 5433}),
 ]
 
 

@@ -69,7 +69,7 @@ def test_verified_reports_facts(server, project, capsys, name, facts):
 
 REFUSED_CASES = [
     ("empty.dump", "is empty (0 bytes)"),
-    ("truncated.dump", "is not readable (truncated or corrupt?): pg_restore (host, 127.0.0.1:5432) failed "
+    ("truncated.dump", "is not readable (truncated or corrupt?): pg_restore (host, 127.0.0.1:5433) failed "
                        "(exit code 1): pg_restore: error: could not read from input file: end of file"),
     ("truncated.sql", "plain SQL dump is truncated"),
     ("truncated.sql.gz", "is truncated (ends before the gzip trailer)"),
