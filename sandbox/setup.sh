@@ -9,6 +9,8 @@
 #   6. Prisma CLI + offline schema engine host
 #   7. Sample app git repository (fixed SHAs)
 #   8. Sandbox app-server image
+#   9. Second sample app's git repository (Ledgerly, fixed SHAs)
+#  10. Minimal app-server image for it (git, docker + compose, python3 only)
 # Every step checks before it acts, so a second run only verifies (< 15 s).
 # A failing step prints one line saying what failed and how to retry, and
 # leaves nothing half-built under a name that looks ready.
@@ -22,12 +24,13 @@ DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_IMAGE="maverick-sandbox/debian:bookworm"
 POSTGRES_IMAGE="maverick-sandbox/postgres:15"
 SERVER_IMAGE="maverick-sandbox/server:latest"
+SERVER_MINIMAL_IMAGE="maverick-sandbox/server-minimal:latest"
 DOCKERD_LOG="${MAVERICK_DOCKERD_LOG:-/var/log/maverick-dockerd.log}"
 DOCKERD_WAIT_S="${MAVERICK_DOCKERD_WAIT_S:-30}"
 
 mkdir -p "$BUILD" "$LOG_DIR"
 STEP=0
-TOTAL=8
+TOTAL=10
 T0=$EPOCHREALTIME
 
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
@@ -177,6 +180,33 @@ ensure_server_image() {
   build_image "$SERVER_IMAGE" "$ctx" "$hash" server-image.log
 }
 
+# Second sample app (sandbox/app2), same scheme as ensure_app_repo.
+ensure_app2_repo() {
+  step "second sample app repository (ledgerly)"
+  local work="$BUILD/ledgerly-src"
+  logged app2-generate.log "$ROOT/sandbox/app2/generate.sh" "$work"
+  local bare="$BUILD/server-minimal/ledgerly.git"
+  mkdir -p "$BUILD/server-minimal"
+  if [[ "$(git -C "$bare" rev-parse refs/heads/production 2>/dev/null)" != "$(git -C "$work" rev-parse refs/heads/production)" \
+     || "$(git -C "$bare" show-ref --tags 2>/dev/null)" != "$(git -C "$work" show-ref --tags)" ]]; then
+    rm -rf "$bare.partial" "$bare"
+    git clone --quiet --bare "$work" "$bare.partial" && mv "$bare.partial" "$bare"
+  fi
+  done_step "$(git -C "$bare" tag | tr '\n' ' ')"
+}
+
+ensure_server_minimal_image() {
+  step "image $SERVER_MINIMAL_IMAGE"
+  local ctx="$BUILD/server-minimal"
+  cmp -s "$HOME/.docker/cli-plugins/docker-compose" "$ctx/docker-compose" \
+    || cp "$(readlink -f "$HOME/.docker/cli-plugins/docker-compose")" "$ctx/docker-compose"
+  cp "$ROOT/sandbox/images/server-minimal/Dockerfile" "$ctx/Dockerfile"
+  local hash
+  hash=$( { inputs_hash sandbox/images/server-minimal;
+            git -C "$ctx/ledgerly.git" show-ref; docker compose version --short; base_image_id; } | sha256sum | cut -c1-16)
+  build_image "$SERVER_MINIMAL_IMAGE" "$ctx" "$hash" server-minimal-image.log
+}
+
 ensure_venv
 ensure_docker
 ensure_compose_plugin
@@ -185,4 +215,6 @@ ensure_postgres_image
 ensure_prisma_cli
 ensure_app_repo
 ensure_server_image
+ensure_app2_repo
+ensure_server_minimal_image
 printf '[setup] sandbox ready in %ss\n' "$(elapsed "$T0")"

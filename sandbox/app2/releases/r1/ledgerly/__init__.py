@@ -1,0 +1,1 @@
+"""Ledgerly: a small bookkeeping service (HTTP API, background worker, SQL schema)."""
