@@ -19,6 +19,8 @@ import os
 import re
 import zlib
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
+
 
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
 MASK = "********"
@@ -231,20 +233,13 @@ def select_for_removal(backups, keep, protect=()):
 
 
 def compose_prefix(docker, conn, env_names=(), env_values=None):
-    """`docker compose --project-directory D [-p P] exec -T [-e ...] <service>`.
+    """`docker compose --project-directory D [--project-name P] exec -T [-e ...] <service>` (_cli builds it).
 
     env_names are passed by name only (`-e PGPASSWORD`): docker takes the value from
     its own environment, so it never appears in an argument list.
     """
-    argv = [docker, "compose", "--project-directory", conn["project_dir"]]
-    if conn.get("project"):
-        argv += ["-p", conn["project"]]
-    argv += ["exec", "-T"]
-    for key, value in sorted((env_values or {}).items()):
-        argv += ["-e", "%s=%s" % (key, value)]
-    for name in env_names:
-        argv += ["-e", name]
-    return argv + [conn["service"]]
+    return compose_exec_argv(conn["project_dir"], conn.get("project"), conn["service"], [],
+                             env_values=env_values, env_names=env_names, docker=docker)
 
 
 def conn_args(conn):

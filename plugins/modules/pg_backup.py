@@ -248,6 +248,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CONNECTION_ARGUMENT_SPEC, PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
@@ -328,8 +329,8 @@ def git_head(module, project_dir):
     git = module.get_bin_path("git")
     if not git or not project_dir or not os.path.exists(os.path.join(project_dir, ".git")):
         return None
-    rc, out, _err = module.run_command([git, "-C", project_dir, "rev-parse", "HEAD"],
-                                       environ_update={"LC_ALL": "C"})
+    rc, out, _err = module.run_command(git_argv(project_dir, "rev-parse", "HEAD", git=git),
+                                       environ_update=cli_environ(readonly=True))
     return out.strip() if rc == 0 and out.strip() else None
 
 

@@ -197,6 +197,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask, resolve_connection
@@ -267,11 +268,8 @@ def main():
     if holder:
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
-    def run(argv):
-        return module.run_command(argv, environ_update={"LC_ALL": "C"})
-
     try:
-        facts = gather(run, params["project_dir"], params["target"], params["compose_project"], params["migrations_dir"])
+        facts = gather(Cli(module, readonly=True), params["project_dir"], params["target"], params["compose_project"], params["migrations_dir"])
     except ReleaseError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except ValueError as exc:  # unreadable JSON from docker

@@ -250,7 +250,7 @@ ARGV_CASES = [
      ["psql", "-U", "lifetracker", "-w", "-X", "-v", "ON_ERROR_STOP=0", "-A", "-t", "-q", "-F", "\t",
       "--dbname=postgres", "-f", "-"]),
     ("compose-prefix", compose_prefix, ("/usr/bin/docker", COMPOSE_P, ["PGPASSWORD"], {"LC_ALL": "C"}), {},
-     ["/usr/bin/docker", "compose", "--project-directory", "/opt/lifetracker", "-p", "mr-dev", "exec", "-T",
+     ["/usr/bin/docker", "compose", "--project-directory", "/opt/lifetracker", "--project-name", "mr-dev", "exec", "-T",
       "-e", "LC_ALL=C", "-e", "PGPASSWORD", "postgres"]),
     ("compose-prefix-no-project", compose_prefix, ("docker", COMPOSE), {},
      ["docker", "compose", "--project-directory", "/opt/lifetracker", "exec", "-T", "postgres"]),

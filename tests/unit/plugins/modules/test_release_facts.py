@@ -86,3 +86,20 @@ def test_a_free_or_stale_lock_lets_the_reads_go_on(tmp_path, capsys, lock_text):
                                              "lock_path": str(lock)}, capsys)
     assert result["failed"] and "lock_holder" not in result
     assert result["msg"].startswith("git log failed (git exited 128): fatal: cannot change to")
+
+
+def test_every_read_runs_without_optional_git_locks(tmp_path, capsys, monkeypatch):
+    """`git status` must not rewrite .git/index under a concurrent checkout."""
+    from ansible.module_utils import basic
+    seen = []
+
+    def run_command(self, argv, **kw):
+        seen.append((argv, kw.get("environ_update")))
+        return 128, "", "fatal: not a git repository"
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    result = run_module(release_facts.main, {"project_dir": str(tmp_path), "target": "v1"}, capsys)
+    assert result["failed"] and seen
+    for argv, env in seen:
+        assert argv[:3] == ["git", "-C", str(tmp_path)]
+        assert env == {"LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
