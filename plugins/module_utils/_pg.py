@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure helpers shared by the pg_backup and pg_restore modules.
+"""Pure helpers of the database modules (pg_backup, pg_restore, release_facts).
 
 Everything here is a small function without side effects on the database: argument
 list builders, parsers of the tools' output, format detection, backup names,
@@ -27,28 +27,6 @@ MASK = "********"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 
-# Keys of the app's .env (the official postgres image's convention, LifeTracker's .env).
-ENV_KEYS = {
-    "user": "POSTGRES_USER",
-    "password": "POSTGRES_PASSWORD",
-    "database": "POSTGRES_DB",
-    "port": "POSTGRES_PORT",
-}
-
-# Connection options shared by both modules (documented in each module).
-CONNECTION_ARGUMENT_SPEC = dict(
-    via=dict(type="str", default="compose", choices=["compose", "host"]),
-    project_dir=dict(type="path", default="/opt/lifetracker"),
-    compose_service=dict(type="str", default="postgres"),
-    compose_project=dict(type="str"),
-    env_file=dict(type="path"),
-    login_host=dict(type="str", default="127.0.0.1"),
-    login_port=dict(type="int"),
-    login_user=dict(type="str"),
-    login_password=dict(type="str", no_log=True),
-    maintenance_db=dict(type="str", default="postgres"),
-)
-
 
 class PgError(Exception):
     """A failure the module reports as its msg (already masked and readable)."""
@@ -57,33 +35,6 @@ class PgError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.details = details
-
-
-# --------------------------------------------------------------------------- .env
-
-
-def resolve_connection(params, env):
-    """Merge module params with the app's .env: explicit params win.
-
-    Returns a dict with via, user, password, database, host, port, project_dir,
-    service, project, maintenance_db.
-    """
-    port = params.get("login_port")
-    if port is None:
-        env_port = env.get(ENV_KEYS["port"], "")
-        port = int(env_port) if env_port.isdigit() else 5432
-    return {
-        "via": params.get("via") or "compose",
-        "user": params.get("login_user") or env.get(ENV_KEYS["user"]) or None,
-        "password": params.get("login_password") or env.get(ENV_KEYS["password"]) or None,
-        "database": params.get("database") or env.get(ENV_KEYS["database"]) or None,
-        "host": params.get("login_host") or "127.0.0.1",
-        "port": port,
-        "project_dir": params.get("project_dir"),
-        "service": params.get("compose_service") or "postgres",
-        "project": params.get("compose_project") or None,
-        "maintenance_db": params.get("maintenance_db") or "postgres",
-    }
 
 
 # --------------------------------------------------------------------------- masking
@@ -122,10 +73,62 @@ def describe_exit(rc):
     return "exit code %d" % rc
 
 
+# What a client tool's or docker's stderr means, first match wins: (cause, pattern, message).
+# The message names the real cause and what to do; {0}, {1} are the pattern's groups.
+FAILURE_CAUSES = [
+    ("docker_daemon", r"Cannot connect to the Docker daemon|Is the docker daemon running\?",
+     "the docker daemon does not answer (systemctl start docker)"),
+    ("docker_permission", r"permission denied while trying to connect to the Docker daemon",
+     "this user may not use docker (permission denied on the docker socket: run as root or join the docker group)"),
+    ("no_compose", r"'compose' is not a docker command|unknown (?:shorthand flag|flag): '?-?-?project-directory",
+     "docker compose v2 is not installed (apt-get install docker-compose-plugin)"),
+    ("not_running", r'service "([^"]+)" is not running',
+     "the compose service {0} is not running (docker compose ps; start it with docker compose up -d {0})"),
+    ("no_service", r"no such service: ([^\s]+)", "the compose project has no service {0} (set compose_service)"),
+    ("no_tool_in_container", r'exec: "([^"]+)": executable file not found',
+     "{0} is not installed in the compose service's container"),
+    ("auth", r'password authentication failed for user "([^"]+)"',
+     "authentication failed for user {0} (the password from login_password or the env file is not the server's)"),
+    ("no_password", r"fe_sendauth: no password supplied",
+     "the server asks for a password and none was given (login_password, or the password key of the env file)"),
+    ("no_role", r'role "([^"]+)" does not exist', "database user {0} does not exist on the server"),
+    ("no_database", r'database "([^"]+)" does not exist', "database {0} does not exist on the server"),
+    ("refused", r'connection to server at "([^"]+)", port (\d+) failed: Connection refused',
+     "nothing listens at {0}:{1} (connection refused): is the database running and published there? "
+     "(login_host, login_port or the port key of the env file)"),
+    ("no_socket", r'connection to server on socket "([^"]+)" failed',
+     "no PostgreSQL server on the local socket {0}: is the database running?"),
+    ("host_unknown", r'could not translate host name "([^"]+)"', "unknown database host {0} (login_host)"),
+    ("timeout", r"timeout expired|Connection timed out", "the database server did not answer in time (connection timed out)"),
+    ("missing_table", r'relation "([^"]+)" does not exist', "table {0} does not exist"),
+]
+_FAILURE_RES = [(cause, re.compile(pattern), text) for cause, pattern, text in FAILURE_CAUSES]
+
+# Causes outside the tool's own input: docker, the container, the tools themselves.
+# A backup read that fails for one of these says nothing about the backup.
+INFRASTRUCTURE_CAUSES = ("docker_daemon", "docker_permission", "no_compose", "not_running", "no_service",
+                         "no_tool_in_container", "no_tool", "no_docker", "cannot_start")
+# Causes that mean the database server could not be reached or refused the login.
+CONNECTION_CAUSES = ("auth", "no_password", "no_role", "no_database", "refused", "no_socket", "host_unknown",
+                     "timeout")
+
+
+def failure_cause(stderr):
+    """(cause, readable message) of a tool failure from its stderr; (None, '') when unknown."""
+    for cause, regex, text in _FAILURE_RES:
+        match = regex.search(stderr or "")
+        if match:
+            return cause, text.format(*match.groups())
+    return None, ""
+
+
 def tool_failure(tool, rc, stderr, secrets=()):
-    """One clear message: tool, exit code, the last stderr lines, secrets masked."""
+    """One clear message: tool, exit code, the real cause when known, the last stderr lines, secrets masked."""
     last = tail_lines(mask(stderr, secrets))
+    _cause, reason = failure_cause(stderr)
     msg = "%s failed (%s)" % (tool, describe_exit(rc))
+    if reason:
+        msg += ": " + mask(reason, secrets)
     return msg + (": " + last if last else "")
 
 

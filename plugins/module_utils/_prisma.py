@@ -21,7 +21,11 @@ import tempfile
 import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import DEFAULT_PORT
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
+
+# What a postgres URL without a port means (libpq's default); our own default is DEFAULT_PORT.
+LIBPQ_DEFAULT_PORT = 5432
 
 MASK = "********"
 # Prisma's directory name pattern ^\d{14}_[A-Za-z0-9_]+$, anchored with \A...\Z so a
@@ -140,7 +144,7 @@ def database_url_from_env(env, host="127.0.0.1", port=None):
     if missing:
         return None, None, missing
     if port is None:
-        port = env.get("POSTGRES_PORT") or 5433
+        port = env.get("POSTGRES_PORT") or DEFAULT_PORT
     url = "postgresql://%s:%s@%s:%s/%s" % (
         quote(env["POSTGRES_USER"], safe=""), quote(env["POSTGRES_PASSWORD"], safe=""),
         _url_host(host), port, quote(env["POSTGRES_DB"], safe=""))
@@ -174,7 +178,7 @@ def parse_database_url(url):
     user = unquote(parts.username) if parts.username else ""
     return {
         "host": host,
-        "port": port or (int(query["port"]) if query.get("port", "").isdigit() else 5432),
+        "port": port or (int(query["port"]) if query.get("port", "").isdigit() else LIBPQ_DEFAULT_PORT),
         "user": user,
         "password": unquote(parts.password) if parts.password is not None else "",
         "dbname": unquote(parts.path.lstrip("/")) or user,
@@ -604,7 +608,7 @@ def explain_error(code, migration=None, conn=None, migrations_dir=None,
                   db_error_code=None, db_error=None):
     """A one-line message that says what went wrong and what to do next."""
     conn = conn or {}
-    server = "%s:%s" % (conn.get("host") or "localhost", conn.get("port") or 5432) if conn else "the database server"
+    server = "%s:%s" % (conn.get("host") or "localhost", conn.get("port") or LIBPQ_DEFAULT_PORT) if conn else "the database server"
     db_error_part = ""
     if db_error_code or db_error:
         first = (db_error or "").splitlines()[0] if db_error else ""

@@ -57,9 +57,6 @@ options:
       - The backup - a file (custom, tar, plain SQL, any of them gzipped) or a directory-format
         dump. Required for C(verified), C(restored_scratch) and C(in_place).
     type: path
-  database:
-    description: The live database. Default C(POSTGRES_DB) from O(env_file).
-    type: str
   scratch_database:
     description:
       - C(restored_scratch) - name of the database to create (must not exist).
@@ -102,17 +99,6 @@ options:
     description: After a restore, count the rows of every table of the restored database (exact counts, reads every table).
     type: bool
     default: false
-  via:
-    description:
-      - C(compose) runs the tools with C(docker compose --project-directory <project_dir>
-        exec -T <compose_service>) and streams the backup into them on stdin.
-      - C(host) runs the client tools on the host against O(login_host):O(login_port).
-    type: str
-    choices: [compose, host]
-    default: compose
-  login_user:
-    description: Database user (needs CREATEDB and ownership of the databases it renames or drops). Default C(POSTGRES_USER) from O(env_file).
-    type: str
   maintenance_db:
     description: Database to connect to for CREATE, ALTER and DROP DATABASE.
     type: str
@@ -127,6 +113,11 @@ attributes:
       - Verification runs fully (it only reads); every other step reports what it would do
         (database names, plan) after read-only checks of the server, and changes nothing.
 notes:
+  - O(database) is the live database. O(login_user) needs CREATEDB and ownership of the
+    databases it renames or drops.
+  - With O(via=compose) the backup is streamed into the container's tools on stdin. O(via=auto)
+    decides per call (C(pg_restore) for the verify and restore states, C(psql) for the others);
+    pin the RV(via) of the first call when the steps must agree.
   - Database-level settings (C(ALTER DATABASE ... SET)) and grants on the database itself
     are not part of a dump without C(--create); a swapped-in database has the owner,
     encoding and locale of the live one but not those settings.
@@ -268,6 +259,15 @@ restore_databases:
   type: list
   elements: str
   returned: when the server was contacted
+via:
+  description: Where the client tools ran, C(host) or C(compose) (what O(via=auto) chose).
+  type: str
+  returned: when the tools were set up
+  sample: compose
+via_reason:
+  description: Why O(via=auto) chose C(compose) (no host tool, too old, or the server did not answer over TCP).
+  type: str
+  returned: when O(via=auto) chose compose
 duration_s:
   description: Seconds the step took, verification included.
   type: float
@@ -286,10 +286,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CONNECTION_ARGUMENT_SPEC, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
+    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
     mask, parse_iso, read_manifest, restore_plan, sha256_path)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, module_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 
 
 class Interrupted(Exception):
@@ -333,6 +335,11 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
             if not facts["manifest_checked"]:
                 ops.archive_read(path, info)  # no checksum vouches for the data blocks: read them all
         except PgError as exc:
+            cause = exc.details.get("cause")
+            if cause in INFRASTRUCTURE_CAUSES:
+                # docker, the container or the tool failed, not the backup: say that.
+                raise PgError("cannot check backup %s (the backup itself was not judged): %s" % (path, exc.msg),
+                              cause=cause)
             raise PgError("backup %s is not readable (truncated or corrupt?): %s" % (path, exc.msg))
         facts.update(toc_entries=toc["toc_entries"], table_count=toc["table_count"])
         info["toc"] = toc
@@ -340,11 +347,10 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
 
 
 def main():
-    argument_spec = dict(
+    argument_spec = connection_spec(
         state=dict(type="str", default="verified",
                    choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped"]),
         path=dict(type="path"),
-        database=dict(type="str"),
         scratch_database=dict(type="str"),
         pre_restore_database=dict(type="str"),
         drop_database=dict(type="str"),
@@ -354,8 +360,8 @@ def main():
         no_owner=dict(type="bool", default=True),
         no_privileges=dict(type="bool", default=False),
         count_rows=dict(type="bool", default=False),
+        maintenance_db=dict(type="str", default="postgres"),
     )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
@@ -378,7 +384,7 @@ def main():
     secrets = [conn["password"]]
     db = conn["database"]
 
-    problems = [check_db_name(db or "")]
+    problems = [check_db_name(db) if db else missing_setting(conn, "database", "database", env_file)]
     for key in ("scratch_database", "pre_restore_database", "drop_database"):
         if p[key]:
             problems.append(check_db_name(p[key], key.replace("_", " ")))
@@ -390,7 +396,7 @@ def main():
         problems.append("drop_database %s is not a scratch, pre-restore or verify database of %s "
                         "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (p["drop_database"], db))
     if not conn["user"]:
-        problems.append("no database user: set login_user or POSTGRES_USER in %s" % (env_file or "the env file"))
+        problems.append(missing_setting(conn, "user", "login_user", env_file))
     if p["jobs"] is not None and p["jobs"] < 1:
         problems.append("jobs must be at least 1")
     jobs = p["jobs"] or 2
@@ -403,11 +409,14 @@ def main():
     result = dict(changed=False, state=state, database=db, actions=[])
     started = time.monotonic()
     now = datetime.datetime.now(datetime.timezone.utc)
-    docker = module.get_bin_path("docker", required=conn["via"] == "compose")
     runner = None
     try:
-        runner = Runner(conn, docker=docker, which=module.get_bin_path, secrets=secrets)
-        ops = PgOps(runner)
+        tool = "pg_restore" if state in ("verified", "restored_scratch", "in_place") else "psql"
+        ops, reason = open_ops(module, conn, secrets, tool=tool, need_version=tool == "pg_restore")
+        runner, conn = ops.runner, ops.conn
+        result["via"] = conn["via"]
+        if reason:
+            result["via_reason"] = reason
         info = None
         if state in ("verified", "restored_scratch", "in_place"):
             info, facts = verify_backup(ops, p["path"], p["sha256"], p["require_manifest"])

@@ -200,7 +200,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask, resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
 
 try:

@@ -35,7 +35,7 @@ def run(args, capsys, check=False):
 
 
 def args_for(project, **kw):
-    return dict({"project_dir": str(project)}, **kw)
+    return dict({"project_dir": str(project), "via": "compose"}, **kw)
 
 
 def tools_run(server):
@@ -69,7 +69,7 @@ def test_verified_reports_facts(server, project, capsys, name, facts):
 
 REFUSED_CASES = [
     ("empty.dump", "is empty (0 bytes)"),
-    ("truncated.dump", "is not readable (truncated or corrupt?): pg_restore (host, 127.0.0.1:5432) failed "
+    ("truncated.dump", "is not readable (truncated or corrupt?): pg_restore (host, 127.0.0.1:5433) failed "
                        "(exit code 1): pg_restore: error: could not read from input file: end of file"),
     ("truncated.sql", "plain SQL dump is truncated"),
     ("truncated.sql.gz", "is truncated (ends before the gzip trailer)"),
@@ -356,3 +356,75 @@ def test_invalid_input_is_refused(server, project, capsys, args, message):
     result = run(args_for(project, **args), capsys)
     assert result["_rc"] == 1 and message in result["msg"], result["msg"]
     assert server.dbs() == ["lifetracker", "postgres"]
+
+
+# --------------------------------------------------------------------------- real causes, via=auto
+
+CAUSE_CASES = [
+    # (id, fixture, args, server failure, PATH of only the fake tools, message start, not in message)
+    ("container-stopped", "custom.dump", {}, {"compose_down": None}, False,
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the compose service postgres is not running", "truncated or corrupt"),
+    ("no-host-pg_restore", "custom.dump", {"via": "host"}, {}, True,
+     "cannot check backup %s (the backup itself was not judged): pg_restore not found on the host: install the "
+     "PostgreSQL client tools (apt-get install postgresql-client)", "truncated or corrupt"),
+    ("corrupt-stays-corrupt", "truncated.dump", {}, {}, False,
+     "backup %s is not readable (truncated or corrupt?): pg_restore (docker compose exec postgres) failed", "compose service"),
+]
+
+
+@pytest.mark.parametrize("name,args,fail,bare_path,start,absent", [c[1:] for c in CAUSE_CASES],
+                         ids=[c[0] for c in CAUSE_CASES])
+def test_verification_names_the_real_cause(server, project, capsys, monkeypatch, name, args, fail, bare_path, start,
+                                           absent):
+    server.update(fail=fail)
+    if bare_path:
+        monkeypatch.setenv("PATH", server.bindir)
+        import os
+        os.unlink(os.path.join(server.bindir, "pg_restore"))
+    path = str(FIX / name)
+    result = run(args_for(project, path=path, **args), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(start % path), result["msg"]
+    assert absent not in result["msg"]
+
+
+def test_a_stopped_container_is_named_in_a_restore_step_too(server, project, capsys):
+    with_scratch(server)
+    server.update(fail={"compose_down": None})
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(
+        "psql (docker compose exec postgres) failed (exit code 1): the compose service postgres is not running")
+    assert result["msg"].endswith("(nothing was changed)")
+
+
+def test_auto_takes_the_host_tools_when_they_fit(server, project, capsys):
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto", state="restored_scratch"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "host" and "via_reason" not in result, result.get("msg")
+    restore = [c for c in server.calls() if c["tool"] == "pg_restore" and "--exit-on-error" in c["argv"]]
+    assert [c["via"] for c in restore] == ["host"]
+
+
+def test_auto_falls_back_to_compose_and_a_compose_failure_says_why_both_failed(server, project, capsys):
+    server.update(fail={"host_connect": ""})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result.get("msg")
+    assert result["via_reason"].startswith("the host's pg_restore cannot reach the server: psql (host, 127.0.0.1:5433) "
+                                           "failed (exit code 2): nothing listens at 127.0.0.1:25720")
+    server.update(fail={"host_connect": "", "compose_down": None})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto"), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("cannot check backup %s (the backup itself was not judged): the host's pg_restore "
+                                    "cannot reach the server" % (FIX / "custom.dump"))
+    assert ", and pg_restore (docker compose exec postgres) failed (exit code 1): the compose service postgres is " \
+           "not running" in result["msg"]
+
+
+def test_env_keys_name_the_settings_of_another_app(server, project, capsys):
+    (project / ".env").write_text("APP_DB_USER=shop\nAPP_DB_NAME=lifetracker\nAPP_DB_PASS=%s\n" % PW)
+    keys = {"database": "APP_DB_NAME", "user": "APP_DB_USER", "password": "APP_DB_PASS"}
+    result = run(args_for(project, state="dropped", drop_database=OLD, env_keys=keys), capsys)
+    assert result["_rc"] == 0 and result["database"] == "lifetracker", result.get("msg")
+    psql = [c for c in server.calls() if c["tool"] == "psql"][0]
+    assert psql["argv"][psql["argv"].index("-U") + 1] == "shop" and psql["container_env"]["PGPASSWORD"] == PW
+    result = run(args_for(project, state="dropped", drop_database=OLD, env_keys={"user": "NOPE"}), capsys)
+    assert result["_rc"] == 1 and "no database user: set login_user or NOPE in %s/.env" % project in result["msg"]
