@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, psql_argv
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -238,23 +239,22 @@ def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
 
 APPLIED_SQL = (
     "SELECT migration_name FROM _prisma_migrations"
-    " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name"
+    " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name;\n"
 )
 
 
-def applied_migrations(connect, conn):
-    """Migrations the database has applied, as Prisma records them.
+def applied_migrations(runner, conn, database):
+    """Migrations the database has applied, as Prisma records them, read with psql.
 
-    `connect(**conn)` opens a DB-API connection (psycopg2.connect). A database
-    without a `_prisma_migrations` table has applied none.
+    runner: a _pg_runner.Runner (host psql or `docker compose exec` psql; the password
+    in a 0600 pgpass file or passed to docker by name). A database without a
+    `_prisma_migrations` table has applied none. Raises PgError naming the real cause
+    otherwise.
     """
-    connection = connect(**conn)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SELECT to_regclass('_prisma_migrations') IS NOT NULL")
-        if not cursor.fetchone()[0]:
-            return []
-        cursor.execute(APPLIED_SQL)
-        return [row[0] for row in cursor.fetchall()]
-    finally:
-        connection.close()
+    argv = psql_argv(runner.conn, database, tuples=True)
+    rc, out, err = runner.run(argv, data=APPLIED_SQL)
+    if rc == 0:
+        return [line.strip() for line in out.splitlines() if line.strip()]
+    if failure_cause(err)[0] == "missing_table":
+        return []
+    raise runner.fail(argv, rc, err)
