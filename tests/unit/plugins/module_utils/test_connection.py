@@ -47,9 +47,9 @@ def test_sources_say_where_each_setting_came_from():
 
 def test_one_default_port_everywhere():
     assert DEFAULT_PORT == 5433
-    url, _source, _missing = _prisma.database_url_from_env({"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p",
-                                                           "POSTGRES_DB": "d"})
-    assert url.endswith(":5433/d")
+    conn = resolve_connection({}, {"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p", "POSTGRES_DB": "d"})
+    assert conn["port"] == 5433
+    assert _prisma.database_url_from_connection(conn)[0] == "postgresql://u:p@127.0.0.1:5433/d"
     # A URL without a port means libpq's 5432 to Prisma too: that is the URL's meaning, not our default.
     assert _prisma.parse_database_url("postgresql://u:p@h/d")["port"] == 5432
 
