@@ -318,6 +318,28 @@ def list_databases_sql(database):
             % quote_literal(like))
 
 
+def database_listing_sql(database):
+    """The live database and every `<database>_*` one: name, oid (text), size (bytes; null without
+    CONNECT on it) and whether it accepts connections, as one JSON array ordered by name."""
+    like = database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+    return ("SELECT coalesce(json_agg(json_build_object('datname', datname, 'oid', oid::text, 'size', "
+            "CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END, "
+            "'datallowconn', datallowconn) ORDER BY datname), '[]') "
+            "FROM pg_database WHERE datname = %s OR datname LIKE %s;\n" % (quote_literal(database), quote_literal(like)))
+
+
+def parse_database_listing(text, database):
+    """Rows of database_listing_sql's answer, each with `derived` (a scratch, pre-restore or verify
+    database of `database`). Raises PgError on anything but a JSON array."""
+    try:
+        rows = json.loads((text or "").strip() or "[]")
+    except ValueError as exc:
+        raise PgError("unexpected answer to the database listing: %s" % exc)
+    if not isinstance(rows, list):
+        raise PgError("unexpected answer to the database listing: not a JSON array")
+    return [dict(row, derived=is_derived_db(row.get("datname") or "", database)) for row in rows]
+
+
 def create_database_sql(name, like=None):
     """CREATE DATABASE name, copying owner, encoding and locale of `like` (pg_database row)."""
     sql = "CREATE DATABASE %s" % quote_ident(name)

@@ -22,7 +22,8 @@ import tempfile
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql, failure_cause,
+    CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
+    database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
     restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
@@ -282,6 +283,10 @@ class PgOps:
 
     def list_derived(self, database):
         return [line for line in self.sql(list_databases_sql(database)).splitlines() if line]
+
+    def database_listing(self, database):
+        """The live database and every `<database>_*` one (see _pg.database_listing_sql)."""
+        return parse_database_listing(self.sql(database_listing_sql(database)), database)
 
     def create_database(self, name, like=None):
         self.sql(create_database_sql(name, like))

@@ -49,8 +49,11 @@ options:
         leaves it partly restored - take a safety backup first and stop the API.
       - C(dropped) - drop O(drop_database), which must be a C(<db>_restore_*),
         C(<db>_pre_restore_*) or C(<db>_verify_*) database of O(database) (never the live one).
+      - C(info) - read-only - the live database and every C(<db>_*) database with oid, size and
+        whether it accepts connections, and the server version (RV(databases), RV(live),
+        RV(server_version_num)); needs no Python database library, runs in check mode too.
     type: str
-    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped]
+    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped, info]
     default: verified
   path:
     description:
@@ -110,7 +113,7 @@ attributes:
   check_mode:
     support: full
     description:
-      - Verification runs fully (it only reads); every other step reports what it would do
+      - Verification and O(state=info) run fully (they only read); every other step reports what it would do
         (database names, plan) after read-only checks of the server, and changes nothing.
 notes:
   - O(database) is the live database. O(login_user) needs CREATEDB and ownership of the
@@ -159,6 +162,19 @@ EXAMPLES = r"""
     path: /root/backup_20260105_031500.sql
     via: host
     login_port: 5433
+
+- name: What is on the server (read-only, also in check mode) - the live database and its copies
+  maverick.rollback.pg_restore:
+    project_dir: /opt/lifetracker
+    state: info
+  register: dbinfo
+  check_mode: false
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: >-
+      live oid {{ dbinfo.live.oid | default('none') }}, PostgreSQL {{ dbinfo.server_version_num }},
+      copies {{ dbinfo.databases | rejectattr('datname', 'eq', dbinfo.database) | map(attribute='datname') | list }}
 
 - name: Remove an old pre-restore database on request
   maverick.rollback.pg_restore:
@@ -254,6 +270,31 @@ actions:
   type: list
   elements: str
   returned: always
+databases:
+  description:
+    - O(state=info) - the live database and every database whose name starts with C(<database>_),
+      ordered by name; C(oid) is text (as in C(oid::text)); C(size) is bytes, null when the user may
+      not connect to it; C(derived) says it is a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or
+      C(<db>_verify_<ts>) database.
+  type: list
+  elements: dict
+  returned: state is info
+  sample: [{datname: lifetracker, oid: "16384", size: 7471619, datallowconn: true, derived: false},
+           {datname: lifetracker_pre_restore_20260105031500, oid: "16390", size: 7471619, datallowconn: true,
+            derived: true}]
+live:
+  description: The row of RV(databases) for the live database; null when it does not exist.
+  type: dict
+  returned: state is info
+server_version:
+  description: The server's version string.
+  type: str
+  returned: state is info
+  sample: "15.18 (Debian 15.18-0+deb12u1)"
+server_version_num:
+  description: The server's C(server_version_num), for example V(150018) (major = value // 10000).
+  type: int
+  returned: state is info
 restore_databases:
   description: Scratch, pre-restore and verify databases of O(database) that exist afterwards.
   type: list
@@ -349,7 +390,7 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
 def main():
     argument_spec = connection_spec(
         state=dict(type="str", default="verified",
-                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped"]),
+                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped", "info"]),
         path=dict(type="path"),
         scratch_database=dict(type="str"),
         pre_restore_database=dict(type="str"),
@@ -424,13 +465,15 @@ def main():
             plan = restore_plan(conn["via"], info["format"], info["compression"], jobs)
             if plan["note"] and state != "verified" and p["jobs"] is not None:
                 module.warn(plan["note"])
-        if state != "verified":
+        if state == "info":
+            do_info(ops, db, result)
+        elif state != "verified":
             handler = STATES[state]
             handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
             result["restore_databases"] = ops.list_derived(db)
     except (PgError, Interrupted, OSError) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
-        if not result["changed"] and state != "verified":
+        if not result["changed"] and state not in ("verified", "info"):
             msg += " (nothing was changed)"
         result["duration_s"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=mask(msg, secrets), **result)
@@ -566,6 +609,15 @@ def do_dropped(module, ops, p, db, now, info, result):
         return
     ops.drop_database(name)
     result["actions"].append("dropped database %s" % name)
+
+
+def do_info(ops, db, result):
+    """Read-only: the live database, its `<db>_*` copies, the server version."""
+    rows = ops.database_listing(db)
+    version, version_num = ops.server_version()
+    result.update(databases=rows, live=next((r for r in rows if r["datname"] == db), None),
+                  server_version=version, server_version_num=version_num,
+                  restore_databases=[r["datname"] for r in rows if r["derived"]])
 
 
 STATES = {

@@ -25,7 +25,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, write_manifest, mask, failure_cause)
+    tool_failure, write_manifest, mask, failure_cause, database_listing_sql, parse_database_listing)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
@@ -799,3 +799,25 @@ def test_archive_checks(name, expected, via, fake_docker):
 def test_json_of_fixture_manifest_is_what_pg_backup_writes():
     data = json.loads((FIX / "with_manifest.dump.json").read_text())
     assert set(build_manifest()) == set(data)
+
+
+@pytest.mark.parametrize("database,like", [
+    ("lifetracker", "'lifetracker\\_%'"),
+    ("life_tracker", "'life\\_tracker\\_%'"),
+    ("o'neil", "'o''neil\\_%'"),
+])
+def test_database_listing_sql_escapes_like_and_quotes(database, like):
+    sql = database_listing_sql(database)
+    assert sql.endswith("WHERE datname = %s OR datname LIKE %s;\n" % (quote_literal(database), like))
+    assert "has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid)" in sql
+
+
+def test_parse_database_listing():
+    text = ('[{"datname" : "lifetracker", "oid" : "16384", "size" : 7471619, "datallowconn" : true}, '
+            '{"datname" : "lifetracker_restore_20260101000000", "oid" : "16385", "size" : null, "datallowconn" : false}]\n')
+    rows = parse_database_listing(text, "lifetracker")  # captured from PostgreSQL 15.18
+    assert [(r["datname"], r["derived"], r["size"]) for r in rows] == [
+        ("lifetracker", False, 7471619), ("lifetracker_restore_20260101000000", True, None)]
+    assert parse_database_listing("", "x") == []
+    with pytest.raises(PgError, match="unexpected answer to the database listing"):
+        parse_database_listing("ERROR", "x")

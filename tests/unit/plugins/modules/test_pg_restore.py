@@ -428,3 +428,54 @@ def test_env_keys_name_the_settings_of_another_app(server, project, capsys):
     assert psql["argv"][psql["argv"].index("-U") + 1] == "shop" and psql["container_env"]["PGPASSWORD"] == PW
     result = run(args_for(project, state="dropped", drop_database=OLD, env_keys={"user": "NOPE"}), capsys)
     assert result["_rc"] == 1 and "no database user: set login_user or NOPE in %s/.env" % project in result["msg"]
+
+
+# --------------------------------------------------------------------------- info (read-only)
+
+INFO_CASES = [
+    # (id, extra databases on the server, live present, expected names, derived ones)
+    ("live-only", {}, True, ["lifetracker"], []),
+    ("with-copies", {OLD: {"rows": {}, "allowconn": False}, SCRATCH: {"rows": {}}, "lifetracker_copy": {"rows": {}},
+                     "lifetrackerx": {"rows": {}}}, True,
+     ["lifetracker", "lifetracker_copy", OLD, SCRATCH], [OLD, SCRATCH]),
+    ("no-live", {OLD: {"rows": {}}}, False, [OLD], [OLD]),
+]
+
+
+@pytest.mark.parametrize("extra,live,names,derived", [c[1:] for c in INFO_CASES], ids=[c[0] for c in INFO_CASES])
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_info_lists_the_live_database_and_its_copies(server, project, capsys, extra, live, names, derived, check):
+    state = server.state()
+    state["dbs"].update(extra)
+    if not live:
+        del state["dbs"]["lifetracker"]
+    server.write(state)
+    before = server.dbs()
+    result = run(args_for(project, state="info"), capsys, check=check)
+    assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert [r["datname"] for r in result["databases"]] == names
+    assert [r["datname"] for r in result["databases"] if r["derived"]] == derived == result["restore_databases"]
+    assert (result["server_version"], result["server_version_num"]) == ("15.18 (fake)", 150018)
+    if live:
+        assert result["live"]["datname"] == "lifetracker" and result["live"]["oid"].isdigit()
+        assert isinstance(result["live"]["size"], int) and result["live"]["datallowconn"] is True
+    else:
+        assert result["live"] is None
+    allowed = {r["datname"]: r["datallowconn"] for r in result["databases"]}
+    assert allowed.get(OLD) is (False if "allowconn" in extra.get(OLD, {}) else (True if OLD in names else None))
+    assert server.dbs() == before and result["actions"] == []
+    assert all(c["tool"] == "psql" for c in server.calls())
+
+
+def test_info_through_auto_reads_with_host_psql(server, project, capsys):
+    result = run(args_for(project, state="info", via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "host" and result["live"]["datname"] == "lifetracker"
+    host = [c for c in server.calls() if c["via"] == "host"]
+    assert host and all(c["pgpassfile_mode"] == "0o600" and c["pgpassword"] is None for c in host)
+
+
+def test_info_names_a_stopped_container(server, project, capsys):
+    server.update(fail={"compose_down": None})
+    result = run(args_for(project, state="info"), capsys)
+    assert result["_rc"] == 1 and "the compose service postgres is not running" in result["msg"]
+    assert "nothing was changed" not in result["msg"]  # a read changes nothing by definition
