@@ -16,7 +16,9 @@ options:
     type: path
     required: true
   compose_project:
-    description: Compose project name (C(docker compose --project-name)); default what Compose derives (C(COMPOSE_PROJECT_NAME) in the C(.env), else the directory name).
+    description:
+      - Compose project name (C(docker compose --project-name)); default what Compose derives
+        (C(COMPOSE_PROJECT_NAME) in the C(.env), else the directory name).
     type: str
   compose_service:
     description: The database's Compose service, for C(docker compose exec -T <service>).

@@ -37,8 +37,9 @@ CONNECTION_ARGUMENT_SPEC = dict(
     compose_project=dict(type="str"),
     compose_service=dict(type="str", default=DEFAULT_SERVICE),
     env_file=dict(type="path"),
-    env_keys=dict(type="dict", apply_defaults=True, options=dict(
-        (name, dict(type="str", default=key)) for name, key in ENV_KEYS.items())),
+    # Names of .env keys, not secrets (no_log=False says so to the sanity tests).
+    env_keys=dict(type="dict", apply_defaults=True, no_log=False, options=dict(
+        (name, dict(type="str", default=key, no_log=False)) for name, key in ENV_KEYS.items())),
     login_host=dict(type="str", default=DEFAULT_HOST),
     login_port=dict(type="int"),
     login_user=dict(type="str"),

@@ -24,7 +24,6 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     DEFAULT_HOST, EnvFileError, read_env, resolve_connection)
-from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause
 
 # What a postgres URL without a port means (libpq's default); our own default is DEFAULT_PORT.

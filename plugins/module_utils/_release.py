@@ -147,7 +147,7 @@ def must(run, argv, what):
 def resolve(run, project_dir, ref):
     """Current and target commit with subjects, in one git call."""
     rc, out, err = run(git_argv(project_dir, "log", "--no-walk=unsorted", "--format=%H%x09%s",
-                           "HEAD", ref + "^{commit}", "--"))
+                                "HEAD", ref + "^{commit}", "--"))
     if rc != 0:
         recent = must(run, git_argv(project_dir, "log", "--oneline", "-10", "--all"), "git log")
         raise ReleaseError("commit %s does not resolve in %s" % (ref, project_dir),

@@ -49,11 +49,11 @@ options:
         leaves it partly restored - take a safety backup first and stop the API.
       - C(dropped) - drop O(drop_database), which must be a C(<db>_restore_*),
         C(<db>_pre_restore_*) or C(<db>_verify_*) database of O(database) (never the live one).
-      - C(info) - read-only - the live database and every C(<db>_*) database with oid, size and
+      - C(inspected) - read-only - the live database and every C(<db>_*) database with oid, size and
         whether it accepts connections, and the server version (RV(databases), RV(live),
         RV(server_version_num)); needs no Python database library, runs in check mode too.
     type: str
-    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped, info]
+    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped, inspected]
     default: verified
   path:
     description:
@@ -113,7 +113,7 @@ attributes:
   check_mode:
     support: full
     description:
-      - Verification and O(state=info) run fully (they only read); every other step reports what it would do
+      - Verification and O(state=inspected) run fully (they only read); every other step reports what it would do
         (database names, plan) after read-only checks of the server, and changes nothing.
 notes:
   - O(database) is the live database. O(login_user) needs CREATEDB and ownership of the
@@ -166,7 +166,7 @@ EXAMPLES = r"""
 - name: What is on the server (read-only, also in check mode) - the live database and its copies
   maverick.rollback.pg_restore:
     project_dir: /opt/lifetracker
-    state: info
+    state: inspected
   register: dbinfo
   check_mode: false
 
@@ -272,29 +272,29 @@ actions:
   returned: always
 databases:
   description:
-    - O(state=info) - the live database and every database whose name starts with C(<database>_),
+    - O(state=inspected) - the live database and every database whose name starts with C(<database>_),
       ordered by name; C(oid) is text (as in C(oid::text)); C(size) is bytes, null when the user may
       not connect to it; C(derived) says it is a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or
       C(<db>_verify_<ts>) database.
   type: list
   elements: dict
-  returned: state is info
+  returned: state is inspected
   sample: [{datname: lifetracker, oid: "16384", size: 7471619, datallowconn: true, derived: false},
            {datname: lifetracker_pre_restore_20260105031500, oid: "16390", size: 7471619, datallowconn: true,
             derived: true}]
 live:
   description: The row of RV(databases) for the live database; null when it does not exist.
   type: dict
-  returned: state is info
+  returned: state is inspected
 server_version:
   description: The server's version string.
   type: str
-  returned: state is info
+  returned: state is inspected
   sample: "15.18 (Debian 15.18-0+deb12u1)"
 server_version_num:
   description: The server's C(server_version_num), for example V(150018) (major = value // 10000).
   type: int
-  returned: state is info
+  returned: state is inspected
 restore_databases:
   description: Scratch, pre-restore and verify databases of O(database) that exist afterwards.
   type: list
@@ -390,7 +390,7 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
 def main():
     argument_spec = connection_spec(
         state=dict(type="str", default="verified",
-                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped", "info"]),
+                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped", "inspected"]),
         path=dict(type="path"),
         scratch_database=dict(type="str"),
         pre_restore_database=dict(type="str"),
@@ -465,7 +465,7 @@ def main():
             plan = restore_plan(conn["via"], info["format"], info["compression"], jobs)
             if plan["note"] and state != "verified" and p["jobs"] is not None:
                 module.warn(plan["note"])
-        if state == "info":
+        if state == "inspected":
             do_info(ops, db, result)
         elif state != "verified":
             handler = STATES[state]
@@ -473,7 +473,7 @@ def main():
             result["restore_databases"] = ops.list_derived(db)
     except (PgError, Interrupted, OSError) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
-        if not result["changed"] and state not in ("verified", "info"):
+        if not result["changed"] and state not in ("verified", "inspected"):
             msg += " (nothing was changed)"
         result["duration_s"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=mask(msg, secrets), **result)

@@ -116,12 +116,31 @@ tools:
   sample: {git: "2.39.5", docker: "28.2.2", compose: "2.40.3", docker_server: "20.10.24", python: "3.11.2",
            pg_dump: 15, pg_restore: 15, psql: 15, pg_isready: null, prisma: null}
 app:
-  description:
-    - The checkout - C(project_dir), C(exists), C(work_tree) (a git work tree), C(commit) (HEAD),
-      C(compose_file) (path or null), C(env_file) (the given or default one, or null),
-      C(env_readable) (null when there is none).
+  description: The checkout.
   type: dict
   returned: always
+  contains:
+    project_dir:
+      description: O(project_dir).
+      type: str
+    exists:
+      description: O(project_dir) is a directory.
+      type: bool
+    work_tree:
+      description: It is a git work tree.
+      type: bool
+    commit:
+      description: Its C(HEAD), null when not a work tree.
+      type: str
+    compose_file:
+      description: The Compose file found, null when none.
+      type: str
+    env_file:
+      description: O(env_file), else C(<project_dir>/.env) when it exists, else null.
+      type: str
+    env_readable:
+      description: Whether RV(app.env_file) can be read; null when there is none.
+      type: bool
 prisma:
   description:
     - With O(prisma_dir) - C(dir), C(command), C(command_path) (where its program is, or null),

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils import _prisma as P
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "prisma"
 PW = "s3cr3t/p@ss:word"  # needs URL-encoding: / @ :
@@ -362,13 +363,13 @@ BROKEN LINE
 
 
 def test_parse_env_file():
-    env = P.parse_env_file(ENV_TEXT)
+    env = parse_env_file(ENV_TEXT)
     assert env == {"COMPOSE_PROJECT_NAME": "lifetracker", "POSTGRES_USER": "lifetracker",
                    "POSTGRES_DB": "lifetracker", "POSTGRES_PASSWORD": PW, "POSTGRES_PORT": "25610"}
 
 
 def test_url_from_connection_builds_and_encodes():
-    env = P.parse_env_file(ENV_TEXT)
+    env = parse_env_file(ENV_TEXT)
     url, source, missing = P.database_url_from_connection(resolve_connection({}, env), env)
     assert source == "connection" and missing == []
     assert url == "postgresql://lifetracker:%s@127.0.0.1:25610/lifetracker" % P.quote(PW, safe="")

@@ -451,7 +451,7 @@ def test_info_lists_the_live_database_and_its_copies(server, project, capsys, ex
         del state["dbs"]["lifetracker"]
     server.write(state)
     before = server.dbs()
-    result = run(args_for(project, state="info"), capsys, check=check)
+    result = run(args_for(project, state="inspected"), capsys, check=check)
     assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
     assert [r["datname"] for r in result["databases"]] == names
     assert [r["datname"] for r in result["databases"] if r["derived"]] == derived == result["restore_databases"]
@@ -468,7 +468,7 @@ def test_info_lists_the_live_database_and_its_copies(server, project, capsys, ex
 
 
 def test_info_through_auto_reads_with_host_psql(server, project, capsys):
-    result = run(args_for(project, state="info", via="auto"), capsys)
+    result = run(args_for(project, state="inspected", via="auto"), capsys)
     assert result["_rc"] == 0 and result["via"] == "host" and result["live"]["datname"] == "lifetracker"
     host = [c for c in server.calls() if c["via"] == "host"]
     assert host and all(c["pgpassfile_mode"] == "0o600" and c["pgpassword"] is None for c in host)
@@ -476,6 +476,6 @@ def test_info_through_auto_reads_with_host_psql(server, project, capsys):
 
 def test_info_names_a_stopped_container(server, project, capsys):
     server.update(fail={"compose_down": None})
-    result = run(args_for(project, state="info"), capsys)
+    result = run(args_for(project, state="inspected"), capsys)
     assert result["_rc"] == 1 and "the compose service postgres is not running" in result["msg"]
     assert "nothing was changed" not in result["msg"]  # a read changes nothing by definition
