@@ -127,6 +127,8 @@ notes:
     blocks deploy (P3009). O(state=diff) only reads, so it runs as usual.
   - Runs with C(LC_ALL=C), C(CHECKPOINT_DISABLE=1) and C(NO_COLOR=1).
   - O(via) only decides where C(psql) runs for the table; the Prisma CLI always runs on the host.
+    O(via=auto) takes the host's C(psql) whenever it is on PATH (it reaches the server at the
+    address Prisma uses), else C(docker compose exec).
 seealso:
   - name: Prisma Migrate in production
     description: Resolving migration issues.

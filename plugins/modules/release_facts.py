@@ -203,7 +203,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
-    connection_spec, missing_setting, module_connection)
+    EnvFileError, connection_spec, missing_setting, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError, mask
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
@@ -260,9 +260,16 @@ def main():
     facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
     # Same condition as the target's migrations: the gate compares the two.
     if params["read_applied"] and facts["target_migrations"] is not None:
-        conn, env_path = module_connection(module)
-        facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
-        facts.update(where)
+        try:
+            env_path, env = read_env(params)
+        except EnvFileError as exc:  # reported like every other reason the read failed
+            facts["applied_migrations_error"] = str(exc)
+        else:
+            conn = resolve_connection(params, env)
+            if conn["password"]:
+                module.no_log_values.add(conn["password"])
+            facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
+            facts.update(where)
     module.exit_json(changed=False, **facts)
 
 

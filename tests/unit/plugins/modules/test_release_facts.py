@@ -91,6 +91,7 @@ def test_module_reads_applied_migrations_with_the_env_file(server, app, capsys, 
     result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True}, capsys)
     assert result["_rc"] == 0, result
     assert (result["applied_migrations"], result["applied_migrations_error"], result["via"]) == (NAMES, "", "host")
+    assert PW not in json.dumps(result)
 
 
 def test_a_run_holding_the_lock_is_reported_before_anything_is_read(tmp_path, capsys):
@@ -136,3 +137,11 @@ def test_every_read_runs_without_optional_git_locks(tmp_path, capsys, monkeypatc
     for argv, env in seen:
         assert argv[:3] == ["git", "-C", str(tmp_path)]
         assert env == {"LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+def test_a_missing_env_file_is_a_read_error_not_a_module_failure(server, app, capsys, monkeypatch):
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: {"target_migrations": NAMES, "from": {}})
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True,
+                                             "env_file": str(app / "missing.env")}, capsys)
+    assert result["_rc"] == 0 and result["applied_migrations"] is None
+    assert result["applied_migrations_error"] == "env_file %s does not exist" % (app / "missing.env")
