@@ -475,6 +475,24 @@ def test_database_name_points_the_url_at_a_scratch_copy(monkeypatch, project):
     assert_no_secret(result, fake)
 
 
+def test_database_replaces_the_database_of_database_url(monkeypatch, project):
+    args = base(project, database_url="postgresql://u:opt-secret@db:5432/app?schema=core", database="app_verify_1")
+    result, fake = run_module(monkeypatch, args, {"status": "status_after_applied"})
+    assert fake.calls[0]["env"]["DATABASE_URL"] == "postgresql://u:opt-secret@db:5432/app_verify_1?schema=core"
+    assert result["database"] == "u@db:5432/app_verify_1" and result["database_url_source"] == "option"
+
+
+def test_env_keys_of_another_app_build_the_url(monkeypatch, project):
+    with open(project["env"], "w") as handle:
+        handle.write("APP_DB_USER=shop\nAPP_DB_PASS=%s\nAPP_DB_NAME=shopdb\nAPP_DB_PORT=6543\n" % PW)
+    keys = {"user": "APP_DB_USER", "password": "APP_DB_PASS", "database": "APP_DB_NAME", "port": "APP_DB_PORT"}
+    result, fake = run_module(monkeypatch, base(project, env_keys=keys), {"status": "status_after_applied"})
+    assert fake.calls[0]["env"]["DATABASE_URL"] == "postgresql://shop:%s@127.0.0.1:6543/shopdb" % (
+        "pw%2Fwith%40special%3Achars")
+    assert result["database"] == "shop@127.0.0.1:6543/shopdb" and result["database_url_source"] == "connection"
+    assert_no_secret(result, fake)
+
+
 def test_no_url_leaves_prisma_config_to_decide(monkeypatch, project):
     result, fake = run_module(monkeypatch, {"project_dir": project["core"], "timeout": 0},
                               {"status": "status_after_applied"})
