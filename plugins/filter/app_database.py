@@ -11,7 +11,7 @@ short_description: Resolve the app's database settings from the app contract and
 version_added: 0.1.0
 description:
   - One precedence rule for every role, the same the database modules apply on the server
-    (module_utils/_pg.py resolve_connection) - an explicit setting wins, else the value of
+    (module_utils/_connection.py resolve_connection) - an explicit setting wins, else the value of
     the matching key of the app's .env, else the default (port 5433).
   - Returns no password, so the result is safe to print.
 options:
@@ -43,7 +43,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
 
 
 def app_database(env, settings, keys):
@@ -54,8 +54,9 @@ def app_database(env, settings, keys):
         "login_port": int(port) if port.isdigit() and int(port) > 0 else None,
         "login_user": settings.get("user") or None,
         "database": settings.get("name") or None,
+        "env_keys": keys,
     }
-    conn = resolve_connection(params, env, keys)
+    conn = resolve_connection(params, env)
     return {"host": conn["host"], "port": conn["port"], "name": conn["database"] or "", "user": conn["user"] or ""}
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure helpers shared by the pg_backup and pg_restore modules.
+"""Pure helpers of the database modules (pg_backup, pg_restore, release_facts).
 
 Everything here is a small function without side effects on the database: argument
 list builders, parsers of the tools' output, format detection, backup names,
@@ -19,35 +19,13 @@ import os
 import re
 import zlib
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
+
 
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
 MASK = "********"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
-
-# Keys of the app's .env (the official postgres image's convention, LifeTracker's .env).
-# The one default port of the collection (LifeTracker publishes PostgreSQL on it).
-DEFAULT_PORT = 5433
-ENV_KEYS = {
-    "user": "POSTGRES_USER",
-    "password": "POSTGRES_PASSWORD",
-    "database": "POSTGRES_DB",
-    "port": "POSTGRES_PORT",
-}
-
-# Connection options shared by both modules (documented in each module).
-CONNECTION_ARGUMENT_SPEC = dict(
-    via=dict(type="str", default="compose", choices=["compose", "host"]),
-    project_dir=dict(type="path", default="/opt/lifetracker"),
-    compose_service=dict(type="str", default="postgres"),
-    compose_project=dict(type="str"),
-    env_file=dict(type="path"),
-    login_host=dict(type="str", default="127.0.0.1"),
-    login_port=dict(type="int"),
-    login_user=dict(type="str"),
-    login_password=dict(type="str", no_log=True),
-    maintenance_db=dict(type="str", default="postgres"),
-)
 
 
 class PgError(Exception):
@@ -57,35 +35,6 @@ class PgError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.details = details
-
-
-# --------------------------------------------------------------------------- .env
-
-
-def resolve_connection(params, env, keys=None):
-    """Merge module params with the app's .env: explicit params win, then the
-    .env's keys (ENV_KEYS, or the app's own names in `keys`), then defaults.
-
-    Returns a dict with via, user, password, database, host, port, project_dir,
-    service, project, maintenance_db.
-    """
-    keys = dict(ENV_KEYS, **(keys or {}))
-    port = params.get("login_port")
-    if port is None:
-        env_port = env.get(keys["port"], "")
-        port = int(env_port) if env_port.isdigit() else DEFAULT_PORT
-    return {
-        "via": params.get("via") or "compose",
-        "user": params.get("login_user") or env.get(keys["user"]) or None,
-        "password": params.get("login_password") or env.get(keys["password"]) or None,
-        "database": params.get("database") or env.get(keys["database"]) or None,
-        "host": params.get("login_host") or "127.0.0.1",
-        "port": port,
-        "project_dir": params.get("project_dir"),
-        "service": params.get("compose_service") or "postgres",
-        "project": params.get("compose_project") or None,
-        "maintenance_db": params.get("maintenance_db") or "postgres",
-    }
 
 
 # --------------------------------------------------------------------------- masking
@@ -124,10 +73,62 @@ def describe_exit(rc):
     return "exit code %d" % rc
 
 
+# What a client tool's or docker's stderr means, first match wins: (cause, pattern, message).
+# The message names the real cause and what to do; {0}, {1} are the pattern's groups.
+FAILURE_CAUSES = [
+    ("docker_daemon", r"Cannot connect to the Docker daemon|Is the docker daemon running\?",
+     "the docker daemon does not answer (systemctl start docker)"),
+    ("docker_permission", r"permission denied while trying to connect to the Docker daemon",
+     "this user may not use docker (permission denied on the docker socket: run as root or join the docker group)"),
+    ("no_compose", r"'compose' is not a docker command|unknown (?:shorthand flag|flag): '?-?-?project-directory",
+     "docker compose v2 is not installed (apt-get install docker-compose-plugin)"),
+    ("not_running", r'service "([^"]+)" is not running',
+     "the compose service {0} is not running (docker compose ps; start it with docker compose up -d {0})"),
+    ("no_service", r"no such service: ([^\s]+)", "the compose project has no service {0} (set compose_service)"),
+    ("no_tool_in_container", r'exec: "([^"]+)": executable file not found',
+     "{0} is not installed in the compose service's container"),
+    ("auth", r'password authentication failed for user "([^"]+)"',
+     "authentication failed for user {0} (the password from login_password or the env file is not the server's)"),
+    ("no_password", r"fe_sendauth: no password supplied",
+     "the server asks for a password and none was given (login_password, or the password key of the env file)"),
+    ("no_role", r'role "([^"]+)" does not exist', "database user {0} does not exist on the server"),
+    ("no_database", r'database "([^"]+)" does not exist', "database {0} does not exist on the server"),
+    ("refused", r'connection to server at "([^"]+)", port (\d+) failed: Connection refused',
+     "nothing listens at {0}:{1} (connection refused): is the database running and published there? "
+     "(login_host, login_port or the port key of the env file)"),
+    ("no_socket", r'connection to server on socket "([^"]+)" failed',
+     "no PostgreSQL server on the local socket {0}: is the database running?"),
+    ("host_unknown", r'could not translate host name "([^"]+)"', "unknown database host {0} (login_host)"),
+    ("timeout", r"timeout expired|Connection timed out", "the database server did not answer in time (connection timed out)"),
+    ("missing_table", r'relation "([^"]+)" does not exist', "table {0} does not exist"),
+]
+_FAILURE_RES = [(cause, re.compile(pattern), text) for cause, pattern, text in FAILURE_CAUSES]
+
+# Causes outside the tool's own input: docker, the container, the tools themselves.
+# A backup read that fails for one of these says nothing about the backup.
+INFRASTRUCTURE_CAUSES = ("docker_daemon", "docker_permission", "no_compose", "not_running", "no_service",
+                         "no_tool_in_container", "no_tool", "no_docker", "cannot_start")
+# Causes that mean the database server could not be reached or refused the login.
+CONNECTION_CAUSES = ("auth", "no_password", "no_role", "no_database", "refused", "no_socket", "host_unknown",
+                     "timeout")
+
+
+def failure_cause(stderr):
+    """(cause, readable message) of a tool failure from its stderr; (None, '') when unknown."""
+    for cause, regex, text in _FAILURE_RES:
+        match = regex.search(stderr or "")
+        if match:
+            return cause, text.format(*match.groups())
+    return None, ""
+
+
 def tool_failure(tool, rc, stderr, secrets=()):
-    """One clear message: tool, exit code, the last stderr lines, secrets masked."""
+    """One clear message: tool, exit code, the real cause when known, the last stderr lines, secrets masked."""
     last = tail_lines(mask(stderr, secrets))
+    _cause, reason = failure_cause(stderr)
     msg = "%s failed (%s)" % (tool, describe_exit(rc))
+    if reason:
+        msg += ": " + mask(reason, secrets)
     return msg + (": " + last if last else "")
 
 
@@ -235,20 +236,13 @@ def select_for_removal(backups, keep, protect=()):
 
 
 def compose_prefix(docker, conn, env_names=(), env_values=None):
-    """`docker compose --project-directory D [-p P] exec -T [-e ...] <service>`.
+    """`docker compose --project-directory D [--project-name P] exec -T [-e ...] <service>` (_cli builds it).
 
     env_names are passed by name only (`-e PGPASSWORD`): docker takes the value from
     its own environment, so it never appears in an argument list.
     """
-    argv = [docker, "compose", "--project-directory", conn["project_dir"]]
-    if conn.get("project"):
-        argv += ["-p", conn["project"]]
-    argv += ["exec", "-T"]
-    for key, value in sorted((env_values or {}).items()):
-        argv += ["-e", "%s=%s" % (key, value)]
-    for name in env_names:
-        argv += ["-e", name]
-    return argv + [conn["service"]]
+    return compose_exec_argv(conn["project_dir"], conn.get("project"), conn["service"], [],
+                             env_values=env_values, env_names=env_names, docker=docker)
 
 
 def conn_args(conn):
@@ -322,6 +316,28 @@ def list_databases_sql(database):
     like = database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
     return ("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname;\n"
             % quote_literal(like))
+
+
+def database_listing_sql(database):
+    """The live database and every `<database>_*` one: name, oid (text), size (bytes; null without
+    CONNECT on it) and whether it accepts connections, as one JSON array ordered by name."""
+    like = database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+    return ("SELECT coalesce(json_agg(json_build_object('datname', datname, 'oid', oid::text, 'size', "
+            "CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END, "
+            "'datallowconn', datallowconn) ORDER BY datname), '[]') "
+            "FROM pg_database WHERE datname = %s OR datname LIKE %s;\n" % (quote_literal(database), quote_literal(like)))
+
+
+def parse_database_listing(text, database):
+    """Rows of database_listing_sql's answer, each with `derived` (a scratch, pre-restore or verify
+    database of `database`). Raises PgError on anything but a JSON array."""
+    try:
+        rows = json.loads((text or "").strip() or "[]")
+    except ValueError as exc:
+        raise PgError("unexpected answer to the database listing: %s" % exc)
+    if not isinstance(rows, list):
+        raise PgError("unexpected answer to the database listing: not a JSON array")
+    return [dict(row, derived=is_derived_db(row.get("datname") or "", database)) for row in rows]
 
 
 def create_database_sql(name, like=None):

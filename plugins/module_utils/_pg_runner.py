@@ -21,10 +21,9 @@ import subprocess
 import tempfile
 import zlib
 
-from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
-    resolve_connection,
+    database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
     restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
@@ -63,8 +62,9 @@ class Runner:
     every message.
     """
 
-    def __init__(self, conn, docker=None, which=shutil.which, secrets=()):
+    def __init__(self, conn, docker=None, which=shutil.which, secrets=(), note=""):
         self.conn = conn
+        self.note = note  # why via=auto chose this path, said first in its failures
         self.docker = docker
         self.which = which
         self.secrets = [s for s in secrets if s]
@@ -85,7 +85,8 @@ class Runner:
                 self.env.pop("PGPASSWORD", None)
         else:
             if not docker:
-                raise PgError("via: compose needs the docker CLI (with the compose plugin) on the host")
+                raise PgError("via: compose needs the docker CLI (with the compose plugin) on the host "
+                              "(apt-get install docker.io docker-compose-plugin)", cause="no_docker")
             self.container_env = {"LC_ALL": "C", "PGCONNECT_TIMEOUT": "10", "PGAPPNAME": "maverick.rollback"}
             if password:
                 # Local socket auth is usually trust in the container; when it is not,
@@ -107,13 +108,20 @@ class Runner:
         if self.conn["via"] == "host":
             path = self.which(tool_argv[0])
             if not path:
-                raise PgError("%s not found on the host: install the PostgreSQL client tools or use "
-                              "via: compose" % tool_argv[0])
+                raise PgError("%s not found on the host: install the PostgreSQL client tools (apt-get install "
+                              "postgresql-client) or use via: compose" % tool_argv[0], cause="no_tool")
             return [path] + list(tool_argv[1:])
         return compose_prefix(self.docker, self.conn, self.env_names, self.container_env) + list(tool_argv)
 
+    def failure(self, label, rc, stderr, suffix=""):
+        """PgError for a failed tool: exit code, real cause, last stderr lines (and why this path)."""
+        msg = tool_failure(label, rc, stderr, self.secrets) + suffix
+        if self.note:
+            msg = "%s, and %s" % (self.note, msg)
+        return PgError(msg, rc=rc, cause=failure_cause(stderr)[0])
+
     def fail(self, tool_argv, rc, stderr):
-        return PgError(tool_failure(self.label(tool_argv), rc, stderr, self.secrets), rc=rc)
+        return self.failure(self.label(tool_argv), rc, stderr)
 
     # ------------------------------------------------------------------ running
 
@@ -124,7 +132,7 @@ class Runner:
                                   stdin=None if data is not None else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, check=False)
         except OSError as exc:
-            raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc))
+            raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc), cause="cannot_start")
         return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
     def check(self, tool_argv, data=None):
@@ -151,7 +159,7 @@ class Runner:
                 proc = subprocess.Popen(self.full_argv(tool_argv), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=err, env=self.env)
             except OSError as exc:
-                raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc))
+                raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc), cause="cannot_start")
             src = proc.stdout.fileno()
             _grow_pipe(src)
             while True:
@@ -169,8 +177,7 @@ class Runner:
                                   % (dest, size, exc.strerror or exc, self.label(tool_argv)))
             rc = proc.wait()
             if rc != 0:
-                raise PgError(tool_failure(self.label(tool_argv), rc, _read_tail(err), self.secrets)
-                              + " (partial file removed)", rc=rc)
+                raise self.failure(self.label(tool_argv), rc, _read_tail(err), " (partial file removed)")
             try:
                 os.fsync(fd)
             except OSError as exc:
@@ -204,7 +211,7 @@ class Runner:
                 proc = subprocess.Popen(self.full_argv(tool_argv), stdin=subprocess.PIPE, stdout=out,
                                         stderr=err, env=self.env)
             except OSError as exc:
-                raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc))
+                raise PgError("cannot start %s: %s" % (self.label(tool_argv), exc), cause="cannot_start")
             _grow_pipe(proc.stdin.fileno())
             opener = gzip.open if gunzip else open
             try:
@@ -228,7 +235,7 @@ class Runner:
                 pass
             rc = proc.wait()
             if rc != 0:
-                raise PgError(tool_failure(self.label(tool_argv), rc, _read_tail(err), self.secrets), rc=rc)
+                raise self.failure(self.label(tool_argv), rc, _read_tail(err))
             finished = True
             out.seek(0)
             return out
@@ -276,6 +283,10 @@ class PgOps:
 
     def list_derived(self, database):
         return [line for line in self.sql(list_databases_sql(database)).splitlines() if line]
+
+    def database_listing(self, database):
+        """The live database and every `<database>_*` one (see _pg.database_listing_sql)."""
+        return parse_database_listing(self.sql(database_listing_sql(database)), database)
 
     def create_database(self, name, like=None):
         self.sql(create_database_sql(name, like))
@@ -356,21 +367,35 @@ class PgOps:
         return result
 
 
-def module_connection(module):
-    """The connection both modules use: options first, then the app's .env.
+def open_ops(module, conn, secrets, tool="psql", need_version=False):
+    """PgOps on a Runner for conn. via=auto takes the host's tool when it fits, else compose.
 
-    Returns (connection, env file path or None); the password becomes a
-    no_log value so Ansible masks it wherever it appears.
+    The host's tool fits when it is on PATH, (need_version) its major version is at
+    least the server's, and the server answers at login_host:login_port. Returns (ops,
+    reason compose was chosen or None); the reason also leads every failure of the
+    compose path ("no psql on the host, and psql (docker compose exec postgres) failed:
+    the compose service postgres is not running"). The ops returned keep the server
+    version read here (no second query).
     """
-    params = module.params
-    env = {}
-    env_file = params["env_file"] or (os.path.join(params["project_dir"], ".env") if params["project_dir"] else None)
-    if env_file and os.path.isfile(env_file):
-        with open(env_file, "r", errors="replace") as handle:
-            env = parse_env_file(handle.read())
-    elif params["env_file"]:
-        module.fail_json(msg="env_file %s does not exist" % params["env_file"])
-    conn = resolve_connection(params, env)
-    if conn["password"]:
-        module.no_log_values.add(conn["password"])
-    return conn, env_file
+    which = module.get_bin_path
+    if conn["via"] != "auto":
+        docker = which("docker") if conn["via"] == "compose" else None
+        return PgOps(Runner(conn, docker=docker, which=which, secrets=secrets)), None
+    reason = "no %s on the host" % tool
+    if which(tool):
+        host = Runner(dict(conn, via="host"), which=which, secrets=secrets)
+        try:
+            ops = PgOps(host)
+            client = (parse_tool_version(host.check([tool, "--version"])) or "0") if need_version else None
+            server, server_num = ops.server_version()
+            if not need_version or int(client.split(".")[0]) >= server_num // 10000:
+                return ops, None
+            reason = "%s %s on the host is older than the server (%s)" % (tool, client, server.split(" ")[0])
+        except PgError as exc:
+            reason = "the host's %s cannot reach the server: %s" % (tool, exc.msg)
+        host.close()
+    docker = which("docker")
+    if not docker:
+        raise PgError("%s, and no docker CLI for docker compose exec (apt-get install docker.io "
+                      "docker-compose-plugin)" % reason, cause="no_docker")
+    return PgOps(Runner(dict(conn, via="compose"), docker=docker, which=which, secrets=secrets, note=reason)), reason

@@ -21,7 +21,13 @@ import tempfile
 import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
-from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file  # noqa: F401 (re-exported)
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    DEFAULT_HOST, EnvFileError, read_env, resolve_connection)
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause
+
+# What a postgres URL without a port means (libpq's default); our own default is DEFAULT_PORT.
+LIBPQ_DEFAULT_PORT = 5432
 
 MASK = "********"
 # Prisma's directory name pattern ^\d{14}_[A-Za-z0-9_]+$, anchored with \A...\Z so a
@@ -131,20 +137,24 @@ def local_checksums(migrations_dir, names):
 
 # -------------------------------------------------------- database URL and .env
 
-def database_url_from_env(env, host="127.0.0.1", port=None):
-    """(url, source, missing keys) from a parsed .env: DATABASE_URL or POSTGRES_*."""
-    if env.get("DATABASE_URL"):
+def database_url_from_connection(conn, env=None):
+    """(url, source, missing env keys) for Prisma from the shared connection (_connection).
+
+    The URL is built from the connection's user, password, host, port and database (options
+    first, then the env file's keys). Only when the connection lacks a user or a database
+    is the env file's own DATABASE_URL used as is.
+    """
+    missing = [conn["env_keys"][k] for k in ("user", "database") if not conn.get(k)]
+    if not missing:
+        auth = quote(conn["user"], safe="")
+        if conn.get("password"):
+            auth += ":" + quote(conn["password"], safe="")
+        url = "postgresql://%s@%s:%s/%s" % (auth, _url_host(conn.get("host") or DEFAULT_HOST), conn["port"],
+                                            quote(conn["database"], safe=""))
+        return url, "connection", []
+    if (env or {}).get("DATABASE_URL"):
         return env["DATABASE_URL"], "env_file:DATABASE_URL", []
-    needed = ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
-    missing = [k for k in needed if not env.get(k)]
-    if missing:
-        return None, None, missing
-    if port is None:
-        port = env.get("POSTGRES_PORT") or 5433
-    url = "postgresql://%s:%s@%s:%s/%s" % (
-        quote(env["POSTGRES_USER"], safe=""), quote(env["POSTGRES_PASSWORD"], safe=""),
-        _url_host(host), port, quote(env["POSTGRES_DB"], safe=""))
-    return url, "env_file:POSTGRES_*", []
+    return None, None, missing
 
 
 DB_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")
@@ -174,7 +184,7 @@ def parse_database_url(url):
     user = unquote(parts.username) if parts.username else ""
     return {
         "host": host,
-        "port": port or (int(query["port"]) if query.get("port", "").isdigit() else 5432),
+        "port": port or (int(query["port"]) if query.get("port", "").isdigit() else LIBPQ_DEFAULT_PORT),
         "user": user,
         "password": unquote(parts.password) if parts.password is not None else "",
         "dbname": unquote(parts.path.lstrip("/")) or user,
@@ -243,17 +253,32 @@ def table_query(schema="public"):
             "FROM (SELECT %s FROM %s) t" % (", ".join(TABLE_COLUMNS), ident))
 
 
-def build_psql_argv(psql, conn, query):
-    """psql argv: no password (PGPASSWORD in the environment), no psqlrc, unaligned."""
+def build_psql_argv(psql, conn, query, local=False):
+    """psql argv: no password (PGPASSWORD in the environment), no psqlrc, unaligned.
+
+    local: psql runs inside the database's container (its socket; no -h/-p)."""
     argv = [psql, "-X", "-w", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"]
-    if conn.get("host"):
+    if conn.get("host") and not local:
         argv += ["-h", conn["host"]]
-    if conn.get("port"):
+    if conn.get("port") and not local:
         argv += ["-p", str(conn["port"])]
     if conn.get("user"):
         argv += ["-U", conn["user"]]
     argv += ["-d", conn.get("dbname") or "postgres", "-c", query]
     return argv
+
+
+def compose_psql_argv(docker, compose, conn, query):
+    """`docker compose ... exec -T -e PGPASSWORD ... <service> psql ...` (password by name only).
+
+    compose: dict project_dir, project, service."""
+    env_values = {"LC_ALL": "C", "PGCONNECT_TIMEOUT": "10", "PGAPPNAME": "maverick.rollback.prisma_migrate"}
+    if conn.get("sslmode"):
+        env_values["PGSSLMODE"] = conn["sslmode"]
+    names = ["PGPASSWORD"] if conn.get("password") else []
+    return compose_exec_argv(compose["project_dir"], compose["project"], compose["service"],
+                             build_psql_argv("psql", conn, query, local=True), env_values=env_values,
+                             env_names=names, docker=docker)
 
 
 def psql_environ(conn):
@@ -574,7 +599,7 @@ _ADVICE = {
               "credentials (editing .env does not change an existing database's password)"),
     "P1001": ("cannot reach the database server at {server}: check that the postgres service is "
               "up and published there (docker compose ps postgres; playbooks/emergency_restart.yml), "
-              "or set database_host/database_port"),
+              "or set login_host/login_port"),
     "P1003": ("database '{dbname}' does not exist on {server}: check POSTGRES_DB or the URL's "
               "database name; on a new server state=deployed creates it"),
     "P3005": ("the database is not empty but has no migration history: baseline it with "
@@ -604,7 +629,7 @@ def explain_error(code, migration=None, conn=None, migrations_dir=None,
                   db_error_code=None, db_error=None):
     """A one-line message that says what went wrong and what to do next."""
     conn = conn or {}
-    server = "%s:%s" % (conn.get("host") or "localhost", conn.get("port") or 5432) if conn else "the database server"
+    server = "%s:%s" % (conn.get("host") or "localhost", conn.get("port") or LIBPQ_DEFAULT_PORT) if conn else "the database server"
     db_error_part = ""
     if db_error_code or db_error:
         first = (db_error or "").splitlines()[0] if db_error else ""
@@ -679,6 +704,7 @@ class PrismaMigrate(object):
         self.p = module.params
         self.conn = None
         self.runner = None
+        self.prisma_dir = None
         self.migrations_dir = None
         self.local = []
         self.result = dict(changed=False, state=self.p["state"], up_to_date=False,
@@ -722,9 +748,13 @@ class PrismaMigrate(object):
                 self.fail(err)
         if not os.path.isdir(p["project_dir"]):
             self.fail("project_dir %s does not exist or is not a directory" % p["project_dir"])
-        self.migrations_dir = p["migrations_dir"] or default_migrations_dir(p["project_dir"], p["schema"])
+        self.prisma_dir = os.path.normpath(os.path.join(p["project_dir"], p["prisma_dir"] or "."))
+        if not os.path.isdir(self.prisma_dir):
+            self.fail("prisma_dir %s (%s) does not exist or is not a directory" % (p["prisma_dir"], self.prisma_dir))
+        self.result["prisma_dir"] = self.prisma_dir
+        self.migrations_dir = p["migrations_dir"] or default_migrations_dir(self.prisma_dir, p["schema"])
         if not os.path.isabs(self.migrations_dir):
-            self.migrations_dir = os.path.join(p["project_dir"], self.migrations_dir)
+            self.migrations_dir = os.path.join(self.prisma_dir, self.migrations_dir)
         self.local = list_local_migrations(self.migrations_dir)
         self.result.update(migrations_dir=self.migrations_dir, local_migrations=self.local)
         if p["migration"] is not None and not migration_exists(self.migrations_dir, p["migration"]):
@@ -734,39 +764,64 @@ class PrismaMigrate(object):
             self.fail("command must not be empty")
         if not os.path.isabs(p["command"][0]) and not self.module.get_bin_path(p["command"][0]):
             self.fail("Prisma command %r not found on PATH" % p["command"][0])
-        if p["read_table"] and not self.module.get_bin_path("psql"):
-            self.fail("read_table: psql not found on the managed host")
-        if p["database_name"] is not None and not DB_NAME_RE.match(p["database_name"]):
-            self.fail("database_name must be letters, digits, '_' or '-' (at most 63), got %r" % p["database_name"])
+        if p["read_table"]:
+            why = self.psql_unavailable()
+            if why:
+                self.fail("read_table: " + why)
+        if p["database"] is not None and not DB_NAME_RE.match(p["database"]):
+            self.fail("database must be letters, digits, '_' or '-' (at most 63), got %r" % p["database"])
         if p["timeout"] < 0:
             self.fail("timeout must be 0 (no limit) or more seconds")
         if p["state"] == "diff" and p["to_schema"] and not os.path.isfile(p["to_schema"]):
             self.fail("to_schema %s does not exist or is not a file" % p["to_schema"])
 
+    def psql_path(self):
+        """(via, psql path or None, docker path or None) for reading the table, by O(via)."""
+        via = self.p["via"]
+        psql = self.module.get_bin_path("psql") if via in ("auto", "host") else None
+        if psql:
+            return "host", psql, None
+        docker = self.module.get_bin_path("docker") if via in ("auto", "compose") else None
+        return ("compose", None, docker) if docker else (via, None, None)
+
+    def psql_unavailable(self):
+        via, psql, docker = self.psql_path()
+        if psql or docker:
+            return None
+        if via == "host":
+            return "psql not found on the managed host (apt-get install postgresql-client, or via: compose)"
+        if via == "compose":
+            return "via: compose needs the docker CLI (apt-get install docker.io docker-compose-plugin)"
+        return "no psql on the managed host and no docker CLI for docker compose exec psql"
+
     def database_url(self):
+        """(url or None, source): database_url, else built from the shared connection."""
         p = self.p
         if p["database_url"]:
-            return p["database_url"], "option"
-        if p["env_file"]:
-            try:
-                with open(p["env_file"], "r") as handle:
-                    env = parse_env_file(handle.read())
-            except (IOError, OSError) as exc:
-                self.fail("cannot read env_file %s: %s" % (p["env_file"], exc.strerror or exc))
-            for key in ("POSTGRES_PASSWORD", "DATABASE_URL"):
-                if env.get(key):
-                    self.module.no_log_values.add(env[key])
-            url, source, missing = database_url_from_env(env, p["database_host"], p["database_port"])
-            if not url:
-                self.fail("env_file %s has no DATABASE_URL and lacks %s to build one"
-                          % (p["env_file"], ", ".join(missing)))
+            url = p["database_url"]
+            return (with_database(url, p["database"]) if p["database"] else url), "option"
+        try:
+            env_path, env = read_env(p)
+        except EnvFileError as exc:
+            self.fail(str(exc))
+        conn = resolve_connection(p, env)
+        for value in (conn["password"], env.get("DATABASE_URL")):
+            if value:
+                self.module.no_log_values.add(value)
+        url, source, missing = database_url_from_connection(conn, env)
+        if url:
             return url, source
+        if p["env_file"] or p["login_user"] or p["database"] or p["login_password"]:
+            self.fail("cannot build DATABASE_URL: no %s (set %s, or %s in %s)" % (
+                " and no ".join(w for k, w in (("user", "database user"), ("database", "database name"))
+                                if conn["env_keys"][k] in missing),
+                " / ".join(o for k, o in (("user", "login_user"), ("database", "database"))
+                           if conn["env_keys"][k] in missing),
+                ", ".join(missing), env_path or "the env file"))
         return None, "none"
 
     def setup(self):
         url, source = self.database_url()
-        if url and self.p["database_name"]:
-            url = with_database(url, self.p["database_name"])
         self.result["database_url_source"] = source
         secrets = []
         if url:
@@ -781,8 +836,9 @@ class PrismaMigrate(object):
             secrets.append(url)
             self.result["database"] = describe_database(self.conn)
         elif self.p["read_table"]:
-            self.fail("read_table: no database URL (set database_url or env_file)")
-        self.runner = CommandRunner(self.module, self.p["project_dir"], build_environ(url),
+            self.fail("read_table: no database URL (set database_url, or login_user and database, or the "
+                      "env file's keys)")
+        self.runner = CommandRunner(self.module, self.prisma_dir, build_environ(url),
                                     timeout=self.p["timeout"], secrets=secrets)
 
     # ------------------------------------------------------------------ probes
@@ -793,26 +849,36 @@ class PrismaMigrate(object):
         return res
 
     def read_table(self, required):
-        """Rows of _prisma_migrations, or None when it cannot be read (fails if required)."""
-        why = None
-        psql = self.module.get_bin_path("psql")
-        if not self.conn:
-            why = "no database URL (set database_url or env_file)"
-        elif not psql:
-            why = "psql not found on the managed host"
+        """Rows of _prisma_migrations, or None when it cannot be read (fails if required).
+
+        Host psql against the URL's server, else `docker compose exec -T <service> psql` on the
+        container's socket (O(via)); the password only in the environment (by name to docker)."""
+        why = "no database URL (set database_url, or login_user and database)" if not self.conn \
+            else self.psql_unavailable()
         if why:
             if required:
                 self.fail("read_table: " + why)
             self.module.warn("not reading _prisma_migrations: %s; deciding from `migrate status` only" % why)
             return None
-        argv = build_psql_argv(psql, self.conn, table_query(self.conn["schema"]))
+        via, psql, docker = self.psql_path()
+        query = table_query(self.conn["schema"])
+        if via == "host":
+            argv = build_psql_argv(psql, self.conn, query)
+            tool = "psql (reading _prisma_migrations)"
+        else:
+            compose = {"project_dir": self.p["project_dir"], "project": self.p["compose_project"],
+                       "service": self.p["compose_service"]}
+            argv = compose_psql_argv(docker, compose, self.conn, query)
+            tool = "psql (docker compose exec %s, reading _prisma_migrations)" % compose["service"]
+        self.result["via"] = via
         res = self.runner.run(argv, environ=psql_environ(self.conn))
         if res["rc"] != 0:
             if psql_missing_table(res["stderr"]):
                 return []
+            message = failure_message(tool, res, failure_cause(res["stderr"])[1] or None)
             if required:
-                self.fail(failure_message("psql (reading _prisma_migrations)", res))
-            self.module.warn(failure_message("psql (reading _prisma_migrations)", res))
+                self.fail(message)
+            self.module.warn(message)
             return None
         try:
             return parse_table_json(res["stdout"])

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, psql_argv
+
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
@@ -85,7 +88,7 @@ def compose_files_differ(run, project_dir, from_sha, to_sha, files):
     inside = [f[len(prefix):] for f in files if f.startswith(prefix)]
     if not inside:
         return False  # files outside the work tree do not change with the commit
-    rc, _out, _err = run(git(project_dir, "diff", "--quiet", from_sha, to_sha, "--") + inside)
+    rc, _out, _err = run(git_argv(project_dir, "diff", "--quiet", from_sha, to_sha, "--") + inside)
     return rc != 0  # 1: they differ; anything else: unknown, so assume they do
 
 
@@ -129,17 +132,6 @@ def migration_names(ls_tree_output):
             and name[MIGRATION_PREFIX_DIGITS] == "_"]
 
 
-def git(project_dir, *args):
-    return ["git", "-C", project_dir] + list(args)
-
-
-def compose(project_dir, project_name, *args):
-    base = ["docker", "compose", "--project-directory", project_dir]
-    if project_name:
-        base += ["--project-name", project_name]
-    return base + list(args)
-
-
 def command_failed(what, program, rc, err):
     return ReleaseError("%s failed (%s exited %d): %s" % (what, program, rc, err.strip()[-500:]),
                         rc=rc, stderr=err.strip()[-2000:])
@@ -154,10 +146,10 @@ def must(run, argv, what):
 
 def resolve(run, project_dir, ref):
     """Current and target commit with subjects, in one git call."""
-    rc, out, err = run(git(project_dir, "log", "--no-walk=unsorted", "--format=%H%x09%s",
-                           "HEAD", ref + "^{commit}", "--"))
+    rc, out, err = run(git_argv(project_dir, "log", "--no-walk=unsorted", "--format=%H%x09%s",
+                                "HEAD", ref + "^{commit}", "--"))
     if rc != 0:
-        recent = must(run, git(project_dir, "log", "--oneline", "-10", "--all"), "git log")
+        recent = must(run, git_argv(project_dir, "log", "--oneline", "-10", "--all"), "git log")
         raise ReleaseError("commit %s does not resolve in %s" % (ref, project_dir),
                            recent=recent.splitlines(), stderr=err.strip()[-500:])
     pairs = parse_log_lines(out)
@@ -171,7 +163,7 @@ def inspect_containers(run, ids):
     not an error, so that run's lock is what the caller hears about."""
     if not ids:
         return []
-    rc, out, err = run(["docker", "inspect"] + ids)
+    rc, out, err = run(docker_argv("inspect", *ids))
     errors = err.strip().splitlines()
     if rc != 0 and not (errors and all(line.startswith("Error: No such object") for line in errors)):
         raise command_failed("docker inspect", "docker", rc, err)
@@ -180,7 +172,7 @@ def inspect_containers(run, ids):
 
 def docker_state(run, project, built):
     """(project containers, running service -> image id, image ref -> id) for the project's built images."""
-    ids = must(run, ["docker", "ps", "-q", "--no-trunc", "--filter", "label=%s=%s" % (PROJECT_LABEL, project)],
+    ids = must(run, docker_argv("ps", "-q", "--no-trunc", "--filter", "label=%s=%s" % (PROJECT_LABEL, project)),
                "docker ps").split()
     containers = inspect_containers(run, ids)
     running = running_images(containers, project, list(built))
@@ -189,7 +181,7 @@ def docker_state(run, project, built):
         filters = []
         for names in built.values():
             filters += ["--filter", "reference=%s" % names["repository"]]
-        listing = must(run, ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] + filters,
+        listing = must(run, docker_argv("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", *filters),
                        "docker images")
         for line in listing.splitlines():
             ref, _sep, image_id = line.partition(" ")
@@ -200,19 +192,19 @@ def docker_state(run, project, built):
 
 def migrations_at(run, project_dir, sha, migrations_dir):
     """Migration directory names in a commit's tree (read from git, no checkout)."""
-    rc, out, _err = run(git(project_dir, "ls-tree", "--name-only", "%s:%s" % (sha, migrations_dir)))
+    rc, out, _err = run(git_argv(project_dir, "ls-tree", "--name-only", "%s:%s" % (sha, migrations_dir)))
     return migration_names(out) if rc == 0 else []  # no directory: the commit knows none
 
 
 def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
     """Everything a rollback decides on, before it changes anything."""
     (from_sha, from_subject), (to_sha, to_subject) = resolve(run, project_dir, target_ref)
-    dirty = must(run, git(project_dir, "status", "--porcelain", "--untracked-files=no"), "git status").splitlines()
+    dirty = must(run, git_argv(project_dir, "status", "--porcelain", "--untracked-files=no"), "git status").splitlines()
     migrations = from_migrations = None
     if migrations_dir and to_sha != from_sha:
         migrations = migrations_at(run, project_dir, to_sha, migrations_dir)
         from_migrations = migrations_at(run, project_dir, from_sha, migrations_dir)
-    config = json.loads(must(run, compose(project_dir, project_name, "config", "--format", "json"), "docker compose config"))
+    config = json.loads(must(run, compose_argv(project_dir, project_name, "config", "--format", "json"), "docker compose config"))
     project = config.get("name", project_name)
     built = built_images(config)
     containers, running, ids_by_ref = docker_state(run, project, built)
@@ -247,23 +239,22 @@ def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
 
 APPLIED_SQL = (
     "SELECT migration_name FROM _prisma_migrations"
-    " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name"
+    " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name;\n"
 )
 
 
-def applied_migrations(connect, conn):
-    """Migrations the database has applied, as Prisma records them.
+def applied_migrations(runner, conn, database):
+    """Migrations the database has applied, as Prisma records them, read with psql.
 
-    `connect(**conn)` opens a DB-API connection (psycopg2.connect). A database
-    without a `_prisma_migrations` table has applied none.
+    runner: a _pg_runner.Runner (host psql or `docker compose exec` psql; the password
+    in a 0600 pgpass file or passed to docker by name). A database without a
+    `_prisma_migrations` table has applied none. Raises PgError naming the real cause
+    otherwise.
     """
-    connection = connect(**conn)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SELECT to_regclass('_prisma_migrations') IS NOT NULL")
-        if not cursor.fetchone()[0]:
-            return []
-        cursor.execute(APPLIED_SQL)
-        return [row[0] for row in cursor.fetchall()]
-    finally:
-        connection.close()
+    argv = psql_argv(runner.conn, database, tuples=True)
+    rc, out, err = runner.run(argv, data=APPLIED_SQL)
+    if rc == 0:
+        return [line.strip() for line in out.splitlines() if line.strip()]
+    if failure_cause(err)[0] == "missing_table":
+        return []
+    raise runner.fail(argv, rc, err)

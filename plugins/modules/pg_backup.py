@@ -22,10 +22,6 @@ description:
   - Passwords go only through the environment (C(docker compose exec -e PGPASSWORD), name
     only) or a 0600 pgpass file; never through the argument list or into the results.
 options:
-  database:
-    description:
-      - Database to dump. Default C(POSTGRES_DB) from O(env_file).
-    type: str
   source_database:
     description:
       - Dump this database instead, but name the backup and its manifest after O(database)
@@ -89,22 +85,6 @@ options:
     type: list
     elements: path
     default: []
-  via:
-    description:
-      - C(compose) runs the tools with C(docker compose --project-directory <project_dir>
-        exec -T <compose_service>) (socket connection inside the container; the server's
-        own tool versions). The dump then travels through C(docker exec)'s output.
-      - C(host) runs the tools on the host against O(login_host):O(login_port).
-      - C(auto) takes C(host) when the host has C(pg_dump) of at least the server's major
-        version and the server answers at O(login_host):O(login_port), else C(compose);
-        RV(via) says which, RV(via_reason) why. The host path was ~1.7x faster on 1.5 GB
-        (no copy through C(docker exec)).
-    type: str
-    choices: [auto, compose, host]
-    default: compose
-  login_user:
-    description: Database user. Default C(POSTGRES_USER) from O(env_file).
-    type: str
   maintenance_db:
     description: Database to connect to for CREATE/DROP DATABASE (O(verify=full)).
     type: str
@@ -119,6 +99,10 @@ attributes:
       - Reports the would-be backup path and what retention would remove; checks that the
         database answers (read-only query); creates and removes nothing.
 notes:
+  - O(database) is the database dumped (see O(source_database)).
+  - With O(via=compose) the dump travels through C(docker exec)'s output; the host path
+    (O(via=host), or what O(via=auto) takes when the host's C(pg_dump) fits) was ~1.7x
+    faster on 1.5 GB.
   - Files are created with umask 077 (backups and manifests 0600, directory dumps 0700).
   - The temporary name is C(.<name>.partial-<pid>) in O(backup_dir); only a SIGKILL of the
     module itself can leave one behind, and it never looks like a backup. The next run removes
@@ -143,6 +127,7 @@ EXAMPLES = r"""
 
 - name: Parallel directory-format dump from the host, fully verified
   maverick.rollback.pg_backup:
+    project_dir: /opt/lifetracker
     via: host
     login_port: 5433
     format: directory
@@ -150,6 +135,12 @@ EXAMPLES = r"""
     verify: full
     database: lifetracker
   register: backup
+
+- name: Backup of an app whose .env names its settings APP_DB_*, database service "db"
+  maverick.rollback.pg_backup:
+    project_dir: /srv/shop
+    compose_service: db
+    env_keys: {database: APP_DB_NAME, user: APP_DB_USER, password: APP_DB_PASS, port: APP_DB_PORT}
 
 - name: Show where it went
   ansible.builtin.debug:
@@ -248,12 +239,15 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CONNECTION_ARGUMENT_SPEC, PgError, backup_name, build_manifest, check_app_name, check_db_name,
+    PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
     mask, parse_backup_name, parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, module_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 
 
 class Interrupted(Exception):
@@ -328,43 +322,13 @@ def git_head(module, project_dir):
     git = module.get_bin_path("git")
     if not git or not project_dir or not os.path.exists(os.path.join(project_dir, ".git")):
         return None
-    rc, out, _err = module.run_command([git, "-C", project_dir, "rev-parse", "HEAD"],
-                                       environ_update={"LC_ALL": "C"})
+    rc, out, _err = module.run_command(git_argv(project_dir, "rev-parse", "HEAD", git=git),
+                                       environ_update=cli_environ(readonly=True))
     return out.strip() if rc == 0 and out.strip() else None
 
 
-def open_ops(module, conn, secrets):
-    """PgOps on a Runner for conn; for via=auto the host's tools when they fit, else compose.
-
-    Returns (ops, reason compose was chosen or None). The host's tools fit when
-    pg_dump is on PATH, its major version is at least the server's and the server
-    answers at login_host:login_port; they skip the copy through `docker exec`.
-    The ops returned keep the server version read here (no second query).
-    """
-    which = module.get_bin_path
-    if conn["via"] != "auto":
-        return PgOps(Runner(conn, docker=which("docker", required=conn["via"] == "compose"), which=which,
-                            secrets=secrets)), None
-    reason = "no pg_dump on the host"
-    if which("pg_dump"):
-        host = Runner(dict(conn, via="host"), which=which, secrets=secrets)
-        try:
-            ops = PgOps(host)
-            client = parse_tool_version(host.check(["pg_dump", "--version"])) or "0"
-            server, server_num = ops.server_version()
-            if int(client.split(".")[0]) >= server_num // 10000:
-                return ops, None
-            reason = "pg_dump %s on the host is older than the server (%s)" % (client, server.split(" ")[0])
-        except PgError as exc:
-            reason = "the host's tools cannot reach the server: %s" % exc.msg
-        host.close()
-    return PgOps(Runner(dict(conn, via="compose"), docker=which("docker", required=True), which=which,
-                        secrets=secrets)), reason
-
-
 def main():
-    argument_spec = dict(
-        database=dict(type="str"),
+    argument_spec = connection_spec(
         source_database=dict(type="str"),
         backup_dir=dict(type="path", default="/var/lib/maverick-rollback/backups"),
         app=dict(type="str"),
@@ -375,9 +339,8 @@ def main():
         verify=dict(type="str", default="list", choices=["list", "full"]),
         keep=dict(type="int", default=0),
         protect=dict(type="list", elements="path", default=[]),
+        maintenance_db=dict(type="str", default="postgres"),
     )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
-    argument_spec["via"] = dict(type="str", default="compose", choices=["auto", "compose", "host"])
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     # exit_json would add stat() fields of RV(path) and overwrite RV(size) with st_size, which
     # for a directory-format backup is the directory entry's size, not the backup's.
@@ -393,9 +356,10 @@ def main():
     database = conn["database"]
     app = p["app"] or os.path.basename(os.path.normpath(p["project_dir"] or "")) or "app"
     source = p["source_database"] or database
-    problems = [check_db_name(database or ""), check_db_name(source or "", "source_database"), check_app_name(app)]
+    problems = [check_db_name(database) if database else missing_setting(conn, "database", "database", env_file),
+                check_db_name(source or "", "source_database") if source else "", check_app_name(app)]
     if not conn["user"]:
-        problems.append("no database user: set login_user or POSTGRES_USER in %s" % (env_file or "the env file"))
+        problems.append(missing_setting(conn, "user", "login_user", env_file))
     if not 0 <= p["compress"] <= 9:
         problems.append("compress must be 0-9, got %d" % p["compress"])
     if p["jobs"] < 1:
@@ -421,7 +385,7 @@ def main():
     runner = None
     tmp = None
     try:
-        ops, reason = open_ops(module, conn, secrets)
+        ops, reason = open_ops(module, conn, secrets, tool="pg_dump", need_version=True)
         runner, conn = ops.runner, ops.conn
         result["via"] = conn["via"]
         if reason:

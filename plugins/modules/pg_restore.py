@@ -49,17 +49,17 @@ options:
         leaves it partly restored - take a safety backup first and stop the API.
       - C(dropped) - drop O(drop_database), which must be a C(<db>_restore_*),
         C(<db>_pre_restore_*) or C(<db>_verify_*) database of O(database) (never the live one).
+      - C(inspected) - read-only - the live database and every C(<db>_*) database with oid, size and
+        whether it accepts connections, and the server version (RV(databases), RV(live),
+        RV(server_version_num)); needs no Python database library, runs in check mode too.
     type: str
-    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped]
+    choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped, inspected]
     default: verified
   path:
     description:
       - The backup - a file (custom, tar, plain SQL, any of them gzipped) or a directory-format
         dump. Required for C(verified), C(restored_scratch) and C(in_place).
     type: path
-  database:
-    description: The live database. Default C(POSTGRES_DB) from O(env_file).
-    type: str
   scratch_database:
     description:
       - C(restored_scratch) - name of the database to create (must not exist).
@@ -102,17 +102,6 @@ options:
     description: After a restore, count the rows of every table of the restored database (exact counts, reads every table).
     type: bool
     default: false
-  via:
-    description:
-      - C(compose) runs the tools with C(docker compose --project-directory <project_dir>
-        exec -T <compose_service>) and streams the backup into them on stdin.
-      - C(host) runs the client tools on the host against O(login_host):O(login_port).
-    type: str
-    choices: [compose, host]
-    default: compose
-  login_user:
-    description: Database user (needs CREATEDB and ownership of the databases it renames or drops). Default C(POSTGRES_USER) from O(env_file).
-    type: str
   maintenance_db:
     description: Database to connect to for CREATE, ALTER and DROP DATABASE.
     type: str
@@ -124,9 +113,14 @@ attributes:
   check_mode:
     support: full
     description:
-      - Verification runs fully (it only reads); every other step reports what it would do
+      - Verification and O(state=inspected) run fully (they only read); every other step reports what it would do
         (database names, plan) after read-only checks of the server, and changes nothing.
 notes:
+  - O(database) is the live database. O(login_user) needs CREATEDB and ownership of the
+    databases it renames or drops.
+  - With O(via=compose) the backup is streamed into the container's tools on stdin. O(via=auto)
+    decides per call (C(pg_restore) for the verify and restore states, C(psql) for the others);
+    pin the RV(via) of the first call when the steps must agree.
   - Database-level settings (C(ALTER DATABASE ... SET)) and grants on the database itself
     are not part of a dump without C(--create); a swapped-in database has the owner,
     encoding and locale of the live one but not those settings.
@@ -168,6 +162,19 @@ EXAMPLES = r"""
     path: /root/backup_20260105_031500.sql
     via: host
     login_port: 5433
+
+- name: What is on the server (read-only, also in check mode) - the live database and its copies
+  maverick.rollback.pg_restore:
+    project_dir: /opt/lifetracker
+    state: inspected
+  register: dbinfo
+  check_mode: false
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: >-
+      live oid {{ dbinfo.live.oid | default('none') }}, PostgreSQL {{ dbinfo.server_version_num }},
+      copies {{ dbinfo.databases | rejectattr('datname', 'eq', dbinfo.database) | map(attribute='datname') | list }}
 
 - name: Remove an old pre-restore database on request
   maverick.rollback.pg_restore:
@@ -263,11 +270,45 @@ actions:
   type: list
   elements: str
   returned: always
+databases:
+  description:
+    - O(state=inspected) - the live database and every database whose name starts with C(<database>_),
+      ordered by name; C(oid) is text (as in C(oid::text)); C(size) is bytes, null when the user may
+      not connect to it; C(derived) says it is a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or
+      C(<db>_verify_<ts>) database.
+  type: list
+  elements: dict
+  returned: state is inspected
+  sample: [{datname: lifetracker, oid: "16384", size: 7471619, datallowconn: true, derived: false},
+           {datname: lifetracker_pre_restore_20260105031500, oid: "16390", size: 7471619, datallowconn: true,
+            derived: true}]
+live:
+  description: The row of RV(databases) for the live database; null when it does not exist.
+  type: dict
+  returned: state is inspected
+server_version:
+  description: The server's version string.
+  type: str
+  returned: state is inspected
+  sample: "15.18 (Debian 15.18-0+deb12u1)"
+server_version_num:
+  description: The server's C(server_version_num), for example V(150018) (major = value // 10000).
+  type: int
+  returned: state is inspected
 restore_databases:
   description: Scratch, pre-restore and verify databases of O(database) that exist afterwards.
   type: list
   elements: str
   returned: when the server was contacted
+via:
+  description: Where the client tools ran, C(host) or C(compose) (what O(via=auto) chose).
+  type: str
+  returned: when the tools were set up
+  sample: compose
+via_reason:
+  description: Why O(via=auto) chose C(compose) (no host tool, too old, or the server did not answer over TCP).
+  type: str
+  returned: when O(via=auto) chose compose
 duration_s:
   description: Seconds the step took, verification included.
   type: float
@@ -286,10 +327,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CONNECTION_ARGUMENT_SPEC, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
+    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
     mask, parse_iso, read_manifest, restore_plan, sha256_path)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, module_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 
 
 class Interrupted(Exception):
@@ -333,6 +376,11 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
             if not facts["manifest_checked"]:
                 ops.archive_read(path, info)  # no checksum vouches for the data blocks: read them all
         except PgError as exc:
+            cause = exc.details.get("cause")
+            if cause in INFRASTRUCTURE_CAUSES:
+                # docker, the container or the tool failed, not the backup: say that.
+                raise PgError("cannot check backup %s (the backup itself was not judged): %s" % (path, exc.msg),
+                              cause=cause)
             raise PgError("backup %s is not readable (truncated or corrupt?): %s" % (path, exc.msg))
         facts.update(toc_entries=toc["toc_entries"], table_count=toc["table_count"])
         info["toc"] = toc
@@ -340,11 +388,10 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
 
 
 def main():
-    argument_spec = dict(
+    argument_spec = connection_spec(
         state=dict(type="str", default="verified",
-                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped"]),
+                   choices=["verified", "restored_scratch", "swapped", "swapped_back", "in_place", "dropped", "inspected"]),
         path=dict(type="path"),
-        database=dict(type="str"),
         scratch_database=dict(type="str"),
         pre_restore_database=dict(type="str"),
         drop_database=dict(type="str"),
@@ -354,8 +401,8 @@ def main():
         no_owner=dict(type="bool", default=True),
         no_privileges=dict(type="bool", default=False),
         count_rows=dict(type="bool", default=False),
+        maintenance_db=dict(type="str", default="postgres"),
     )
-    argument_spec.update(CONNECTION_ARGUMENT_SPEC)
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
@@ -378,7 +425,7 @@ def main():
     secrets = [conn["password"]]
     db = conn["database"]
 
-    problems = [check_db_name(db or "")]
+    problems = [check_db_name(db) if db else missing_setting(conn, "database", "database", env_file)]
     for key in ("scratch_database", "pre_restore_database", "drop_database"):
         if p[key]:
             problems.append(check_db_name(p[key], key.replace("_", " ")))
@@ -390,7 +437,7 @@ def main():
         problems.append("drop_database %s is not a scratch, pre-restore or verify database of %s "
                         "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (p["drop_database"], db))
     if not conn["user"]:
-        problems.append("no database user: set login_user or POSTGRES_USER in %s" % (env_file or "the env file"))
+        problems.append(missing_setting(conn, "user", "login_user", env_file))
     if p["jobs"] is not None and p["jobs"] < 1:
         problems.append("jobs must be at least 1")
     jobs = p["jobs"] or 2
@@ -403,11 +450,14 @@ def main():
     result = dict(changed=False, state=state, database=db, actions=[])
     started = time.monotonic()
     now = datetime.datetime.now(datetime.timezone.utc)
-    docker = module.get_bin_path("docker", required=conn["via"] == "compose")
     runner = None
     try:
-        runner = Runner(conn, docker=docker, which=module.get_bin_path, secrets=secrets)
-        ops = PgOps(runner)
+        tool = "pg_restore" if state in ("verified", "restored_scratch", "in_place") else "psql"
+        ops, reason = open_ops(module, conn, secrets, tool=tool, need_version=tool == "pg_restore")
+        runner, conn = ops.runner, ops.conn
+        result["via"] = conn["via"]
+        if reason:
+            result["via_reason"] = reason
         info = None
         if state in ("verified", "restored_scratch", "in_place"):
             info, facts = verify_backup(ops, p["path"], p["sha256"], p["require_manifest"])
@@ -415,13 +465,15 @@ def main():
             plan = restore_plan(conn["via"], info["format"], info["compression"], jobs)
             if plan["note"] and state != "verified" and p["jobs"] is not None:
                 module.warn(plan["note"])
-        if state != "verified":
+        if state == "inspected":
+            do_info(ops, db, result)
+        elif state != "verified":
             handler = STATES[state]
             handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
             result["restore_databases"] = ops.list_derived(db)
     except (PgError, Interrupted, OSError) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
-        if not result["changed"] and state != "verified":
+        if not result["changed"] and state not in ("verified", "inspected"):
             msg += " (nothing was changed)"
         result["duration_s"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=mask(msg, secrets), **result)
@@ -557,6 +609,15 @@ def do_dropped(module, ops, p, db, now, info, result):
         return
     ops.drop_database(name)
     result["actions"].append("dropped database %s" % name)
+
+
+def do_info(ops, db, result):
+    """Read-only: the live database, its `<db>_*` copies, the server version."""
+    rows = ops.database_listing(db)
+    version, version_num = ops.server_version()
+    result.update(databases=rows, live=next((r for r in rows if r["datname"] == db), None),
+                  server_version=version, server_version_num=version_num,
+                  restore_databases=[r["datname"] for r in rows if r["derived"]])
 
 
 STATES = {

@@ -25,18 +25,25 @@ description:
     O(to_schema) or O(to_schema_content) (RV(script)); read-only, also in check mode.
   - The migration name is checked against Prisma's directory pattern and must exist in the
     migrations directory before any command runs.
+  - The CLI runs in C(<project_dir>/<prisma_dir>). Its C(DATABASE_URL) is O(database_url) when
+    given, else built from the shared connection options (O(login_user), O(login_password),
+    O(login_host), O(login_port), O(database), each defaulting to the key of the app's env file
+    that O(env_keys) names); only when the connection has no user or database is the env
+    file's own C(DATABASE_URL) used.
   - The database password never appears in argv. C(DATABASE_URL) is passed to Prisma through
-    the environment, and C(PGPASSWORD) to C(psql). Passwords are masked in every returned
-    output and message.
+    the environment, and C(PGPASSWORD) to C(psql) (to C(docker compose exec) by name only).
+    Passwords are masked in every returned output and message.
   - Error codes P1000, P1001, P1003, P3005, P3008, P3009, P3011, P3012, P3017 and P3018 are
     turned into messages that say what to do next.
 extends_documentation_fragment:
   - maverick.rollback.attributes
+  - maverick.rollback.pg_connection
 author:
   - Maverick Applications SRE (@maverickapplications)
 requirements:
-  - The Prisma CLI (7.x) runnable as O(command) in O(project_dir).
-  - C(psql) on the managed host for O(read_table) (optional otherwise).
+  - The Prisma CLI (7.x) runnable as O(command) in C(<project_dir>/<prisma_dir>).
+  - For O(read_table) - C(psql) on the managed host, or C(docker compose) with C(psql) in the
+    database's container (see O(via)).
 options:
   state:
     description:
@@ -66,10 +73,13 @@ options:
         0600 file in the module's private temporary directory, removed when the module ends.
       - Mutually exclusive with O(to_schema).
     type: str
-  project_dir:
-    description: Directory the CLI runs in (the Prisma project, with C(prisma.config.ts)).
-    type: path
-    default: /opt/lifetracker/packages/core
+  prisma_dir:
+    description:
+      - The Prisma project (with C(prisma.config.ts) or C(prisma/schema.prisma)) relative to
+        O(project_dir), for example C(packages/core). The CLI runs there; relative O(schema),
+        O(config) and O(migrations_dir) are taken from there.
+    type: str
+    default: .
   command:
     description: The Prisma CLI as an argument list (C([npx, prisma]) works the same).
     type: list
@@ -85,40 +95,24 @@ options:
     description:
       - Migrations directory, used to validate O(migration), list local migrations and
         compute checksums.
-      - Default C(migrations) beside O(schema), or C(prisma/migrations) in O(project_dir).
+      - Default C(migrations) beside O(schema), or C(prisma/migrations) in O(prisma_dir).
     type: path
   database_url:
     description:
-      - PostgreSQL URL for Prisma (C(DATABASE_URL)) and C(psql).
-      - When not given, it is read from O(env_file); without either, Prisma's own config
-        decides and O(read_table) cannot work.
-    type: str
-  env_file:
-    description:
-      - The app's C(.env). C(DATABASE_URL) in it is used as is; otherwise the URL is built
-        from C(POSTGRES_USER), C(POSTGRES_PASSWORD), C(POSTGRES_DB) and
-        O(database_host)/O(database_port).
-      - Used only when O(database_url) is not given.
-    type: path
-  database_host:
-    description: Host for the URL built from O(env_file).
-    type: str
-    default: 127.0.0.1
-  database_port:
-    description:
-      - Port for the URL built from O(env_file).
-      - Default C(POSTGRES_PORT) from O(env_file) when set (what Compose publishes), else 5433.
-    type: int
-  database_name:
-    description:
-      - Use this database instead of the one in the URL (from O(database_url) or O(env_file)), with the same
-        server and credentials; for example a scratch copy restored to rehearse the migrations.
+      - PostgreSQL URL for Prisma (C(DATABASE_URL)) and C(psql), instead of the one built from the
+        connection options. O(database), when set, replaces its database (same server and
+        credentials), for example a scratch copy restored to rehearse the migrations.
+      - Without it and without a user and database from the options or the env file, Prisma's
+        own config decides and O(read_table) cannot work.
     type: str
   read_table:
     description:
       - Also read the C(_prisma_migrations) table with C(psql) and return it as
         RV(migrations_table), with RV(checksum_drift) and the failed rows' logs.
       - The resolve states read it anyway when C(psql) is available, to decide idempotence.
+      - Read with the host's C(psql) against the URL's server, or - O(via=compose), or O(via=auto)
+        without C(psql) on the host - with C(docker compose exec -T <compose_service> psql) on the
+        container's socket as the URL's user and database.
     type: bool
     default: false
   timeout:
@@ -132,6 +126,9 @@ notes:
     O(state=deployed) in check mode fails like the real run would when a failed migration
     blocks deploy (P3009). O(state=diff) only reads, so it runs as usual.
   - Runs with C(LC_ALL=C), C(CHECKPOINT_DISABLE=1) and C(NO_COLOR=1).
+  - O(via) only decides where C(psql) runs for the table; the Prisma CLI always runs on the host.
+    O(via=auto) takes the host's C(psql) whenever it is on PATH (it reaches the server at the
+    address Prisma uses), else C(docker compose exec).
 seealso:
   - name: Prisma Migrate in production
     description: Resolving migration issues.
@@ -148,20 +145,21 @@ attributes:
 EXAMPLES = r"""
 - name: Read the migration status (exit 1 from Prisma for pending/failed is not a failure)
   maverick.rollback.prisma_migrate:
-    project_dir: /opt/lifetracker/packages/core
-    env_file: /opt/lifetracker/.env
+    project_dir: /opt/lifetracker
+    prisma_dir: packages/core
     read_table: true
   register: prisma
 
 - name: Show failed migrations
   ansible.builtin.debug:
-    msg: "failed: {{ prisma.failed }}, pending: {{ prisma.pending }}"
+    msg: "failed: {{ prisma.failed_migrations }}, pending: {{ prisma.pending }}"
 
 - name: Mark a failed migration as rolled back (no change when it already is)
   maverick.rollback.prisma_migrate:
+    project_dir: /opt/lifetracker
+    prisma_dir: packages/core
     state: rolled_back
     migration: 20250301000000_entry_mood_required
-    env_file: /opt/lifetracker/.env
 
 - name: Read v1's schema from git
   ansible.builtin.command:
@@ -171,17 +169,26 @@ EXAMPLES = r"""
 
 - name: SQL that takes the live database back to v1's schema (read-only)
   maverick.rollback.prisma_migrate:
+    project_dir: /opt/lifetracker
+    prisma_dir: packages/core
     state: diff
     to_schema_content: "{{ v1_schema.stdout }}"
-    env_file: /opt/lifetracker/.env
   register: revert
+
+- name: Rehearse the migrations on a restored scratch copy
+  maverick.rollback.prisma_migrate:
+    project_dir: /opt/lifetracker
+    prisma_dir: packages/core
+    state: deployed
+    database: lifetracker_verify_20260105031500
 
 - name: Apply pending migrations with an explicit URL
   maverick.rollback.prisma_migrate:
+    project_dir: /opt/lifetracker
+    prisma_dir: packages/core
     state: deployed
     database_url: "{{ vault_database_url }}"
     command: [npx, prisma]
-  no_log: false
 """
 
 RETURN = r"""
@@ -301,8 +308,19 @@ database:
   returned: when a database URL is known
   type: str
 database_url_source:
-  description: Where the URL came from (V(option), V(env_file:DATABASE_URL), V(env_file:POSTGRES_*), V(none)).
+  description: >-
+    Where the URL came from - V(option) (O(database_url)), V(connection) (built from the connection
+    options and the env file), V(env_file:DATABASE_URL) (the env file's own URL, when the connection
+    has no user or database) or V(none).
   returned: always
+  type: str
+prisma_dir:
+  description: The directory the Prisma CLI ran in (C(<project_dir>/<prisma_dir>)).
+  returned: when it exists
+  type: str
+via:
+  description: Where C(psql) ran to read the table, C(host) or C(compose).
+  returned: when the table was read
   type: str
 script:
   description: >-
@@ -327,23 +345,20 @@ duration_s:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import connection_spec
 from ansible_collections.maverick.rollback.plugins.module_utils._prisma import PrismaMigrate
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = connection_spec(
     state=dict(type="str", default="status", choices=["status", "rolled_back", "applied", "deployed", "diff"]),
     migration=dict(type="str"),
     to_schema=dict(type="path"),
     to_schema_content=dict(type="str"),
-    project_dir=dict(type="path", default="/opt/lifetracker/packages/core"),
+    prisma_dir=dict(type="str", default="."),
     command=dict(type="list", elements="str", default=["bunx", "--bun", "prisma"]),
     schema=dict(type="path"),
     config=dict(type="path"),
     migrations_dir=dict(type="path"),
     database_url=dict(type="str", no_log=True),
-    env_file=dict(type="path"),
-    database_host=dict(type="str", default="127.0.0.1"),
-    database_port=dict(type="int"),
-    database_name=dict(type="str"),
     read_table=dict(type="bool", default=False),
     timeout=dict(type="int", default=600),
 )

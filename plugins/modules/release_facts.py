@@ -19,10 +19,6 @@ description:
     (C(<repository>:<full sha>)), which services would change, whether nothing is to do.
   - Changes nothing; one task instead of many keeps a 3 a.m. rollback fast.
 options:
-  project_dir:
-    description: The git work tree, also the compose project directory.
-    type: path
-    required: true
   target:
     description:
       - Ref to resolve (hex SHA, tag, branch). Must match C(^[A-Za-z0-9][A-Za-z0-9._/-]*$)
@@ -30,10 +26,6 @@ options:
       - Defaults to C(HEAD) (facts about the current release only).
     type: str
     default: HEAD
-  compose_project:
-    description: Compose project name; empty lets compose derive it.
-    type: str
-    default: ""
   migrations_dir:
     description: Path of the Prisma migrations directory inside the repository; empty skips it.
     type: str
@@ -42,34 +34,18 @@ options:
     description:
       - Also read the migrations the database has applied (C(_prisma_migrations), finished and not
         rolled back), for the migration gate. Read only when the target differs from the current
-        commit and O(migrations_dir) is set; needs C(psycopg2) on the host.
-      - Connection settings left empty come from O(db_env_file) (C(POSTGRES_USER),
-        C(POSTGRES_PASSWORD), C(POSTGRES_DB)); the password stays inside the module.
+        commit and O(migrations_dir) is set.
+      - Read with C(psql) - the host's when it has one and reaches the server (O(via=auto)), else
+        C(docker compose exec -T <compose_service> psql); no Python database library is needed
+        on the server. The connection comes from the options or the app's env file (see
+        O(env_keys)); the password stays inside the module (0600 pgpass file or passed to docker
+        by name), never in an argument list.
+      - A database without the table has applied nothing (an empty list). Any other failure is
+        reported in RV(applied_migrations_error), naming its cause - for example that there is no
+        psql on the host and the compose service postgres is not running, or that authentication
+        failed for user lifetracker.
     type: bool
     default: false
-  db_host:
-    description: Database host, as reached from the managed host.
-    type: str
-    default: 127.0.0.1
-  db_port:
-    description: Database port.
-    type: int
-    default: 5432
-  db_name:
-    description: Database name; empty takes C(POSTGRES_DB) from O(db_env_file).
-    type: str
-    default: ""
-  db_user:
-    description: Database user; empty takes C(POSTGRES_USER) from O(db_env_file).
-    type: str
-    default: ""
-  db_password:
-    description: Database password; empty takes C(POSTGRES_PASSWORD) from O(db_env_file).
-    type: str
-    default: ""
-  db_env_file:
-    description: The app's C(.env) with the database settings; a missing file is skipped.
-    type: path
   lock_path:
     description:
       - The app lock (M(maverick.rollback.app_lock)) of a caller that takes it after these reads.
@@ -78,12 +54,18 @@ options:
         change what is read here, and the lock is what the caller needs to hear about.
       - A stale lock is not checked here; M(maverick.rollback.app_lock) reports or breaks it.
     type: path
+notes:
+  - O(project_dir) is the git work tree and the Compose project directory; O(compose_project)
+    is also the project whose containers and images are read. The other connection options
+    are used only by O(read_applied).
+  - Git runs with C(GIT_OPTIONAL_LOCKS=0), so C(git status) never rewrites C(.git/index).
 attributes:
   check_mode:
     support: full
     description: Read-only; runs the same in check mode.
 extends_documentation_fragment:
   - maverick.rollback.attributes
+  - maverick.rollback.pg_connection
 author:
   - Maverick Applications SRE (@maverickapplications)
 """
@@ -95,6 +77,20 @@ EXAMPLES = r"""
     target: v1
     migrations_dir: packages/core/prisma/migrations
   register: release
+
+- name: Plan it with the migration gate's read of the database (settings from the app's .env)
+  maverick.rollback.release_facts:
+    project_dir: /opt/lifetracker
+    target: v1
+    migrations_dir: packages/core/prisma/migrations
+    read_applied: true
+  register: release
+
+- name: Refuse when the target lacks migrations the database has applied
+  ansible.builtin.assert:
+    that: release.applied_migrations | difference(release.target_migrations) | length == 0
+    fail_msg: "{{ release.applied_migrations_error or 'the database is ahead of the target' }}"
+  when: release.applied_migrations is not none or release.applied_migrations_error | length > 0
 """
 
 RETURN = r"""
@@ -177,9 +173,18 @@ applied_migrations:
   elements: str
   returned: success
 applied_migrations_error:
-  description: Why RV(applied_migrations) could not be read (password masked); empty when read or not asked.
+  description: Why RV(applied_migrations) could not be read, naming the cause (password masked); empty when read or not asked.
   type: str
   returned: success
+  sample: "no psql on the host, and psql (docker compose exec postgres) failed (exit code 1): the compose service postgres is not running ..."
+via:
+  description: Where C(psql) ran for RV(applied_migrations), C(host) or C(compose).
+  type: str
+  returned: when the applied migrations were read
+via_reason:
+  description: Why O(via=auto) chose C(compose).
+  type: str
+  returned: when O(via=auto) chose compose for the read
 lock_holder:
   description: The lock record of the run holding O(lock_path) (owner, controller, run id, AWX job, start, TTL).
   type: dict
@@ -191,71 +196,49 @@ recent:
   returned: failure to resolve
 """
 
-import os
 import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    EnvFileError, connection_spec, missing_setting, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import mask, resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError, mask
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
-
-try:
-    import psycopg2
-except ImportError:
-    psycopg2 = None
 
 REF_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
 
 
-def db_connection(params):
-    """psycopg2.connect keywords: explicit params win over the app's .env (the
-    precedence pg_backup and pg_restore use, from resolve_connection)."""
-    env = {}
-    if params["db_env_file"] and os.path.isfile(params["db_env_file"]):
-        with open(params["db_env_file"], encoding="utf-8") as env_file:
-            env = parse_env_file(env_file.read())
-    conn = resolve_connection({"login_host": params["db_host"], "login_port": params["db_port"],
-                               "login_user": params["db_user"], "login_password": params["db_password"],
-                               "database": params["db_name"]}, env)
-    return {
-        "host": conn["host"],
-        "port": conn["port"],
-        "dbname": conn["database"] or "",
-        "user": conn["user"] or "",
-        "password": conn["password"] or "",
-        "connect_timeout": 5,
-        "application_name": "maverick.rollback release_facts",
-    }
-
-
-def read_applied(params):
-    """(applied migration names or None, error text)."""
-    if psycopg2 is None:
-        return None, "psycopg2 is not installed on the host (Debian: python3-psycopg2)"
-    conn = db_connection(params)
+def read_applied(module, conn, env_path):
+    """The applied migrations through the collection's runner: (names or None, error, facts)."""
+    if not conn["database"]:
+        return None, missing_setting(conn, "database", "database", env_path), {}
+    secrets = [conn["password"]]
+    # Every query of this read runs in the app's database (its user may not reach others).
+    conn = dict(conn, maintenance_db=conn["database"])
+    ops = None
     try:
-        return applied_migrations(psycopg2.connect, conn), ""
-    except psycopg2.Error as exc:
-        return None, mask(str(exc).strip(), [conn["password"]])
+        ops, reason = open_ops(module, conn, secrets, tool="psql")
+        facts = {"via": ops.conn["via"]}
+        if reason:
+            facts["via_reason"] = reason
+        return applied_migrations(ops.runner, ops.conn, conn["database"]), "", facts
+    except PgError as exc:
+        return None, mask(exc.msg, secrets), {}
+    finally:
+        if ops:
+            ops.runner.close()
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            project_dir=dict(type="path", required=True),
+        argument_spec=connection_spec(
             target=dict(type="str", default="HEAD"),
-            compose_project=dict(type="str", default=""),
             migrations_dir=dict(type="str", default=""),
             read_applied=dict(type="bool", default=False),
-            db_host=dict(type="str", default="127.0.0.1"),
-            db_port=dict(type="int", default=5432),
-            db_name=dict(type="str", default=""),
-            db_user=dict(type="str", default=""),
-            db_password=dict(type="str", default="", no_log=True),
-            db_env_file=dict(type="path"),
             lock_path=dict(type="path"),
         ),
         supports_check_mode=True,
@@ -267,11 +250,9 @@ def main():
     if holder:
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
-    def run(argv):
-        return module.run_command(argv, environ_update={"LC_ALL": "C"})
-
     try:
-        facts = gather(run, params["project_dir"], params["target"], params["compose_project"], params["migrations_dir"])
+        facts = gather(Cli(module, readonly=True), params["project_dir"], params["target"],
+                       params["compose_project"], params["migrations_dir"])
     except ReleaseError as exc:
         module.fail_json(msg=str(exc), **exc.details)
     except ValueError as exc:  # unreadable JSON from docker
@@ -279,7 +260,16 @@ def main():
     facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
     # Same condition as the target's migrations: the gate compares the two.
     if params["read_applied"] and facts["target_migrations"] is not None:
-        facts["applied_migrations"], facts["applied_migrations_error"] = read_applied(params)
+        try:
+            env_path, env = read_env(params)
+        except EnvFileError as exc:  # reported like every other reason the read failed
+            facts["applied_migrations_error"] = str(exc)
+        else:
+            conn = resolve_connection(params, env)
+            if conn["password"]:
+                module.no_log_values.add(conn["password"])
+            facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
+            facts.update(where)
     module.exit_json(changed=False, **facts)
 
 

@@ -49,7 +49,7 @@ def test_app_settings_are_declared_only_by_the_app_role(role):
 
 
 def test_the_database_port_has_one_default():
-    """5433 is declared once (the modules' DEFAULT_PORT); roles and playbooks name no port."""
+    """5433 is declared once (the modules' _connection.DEFAULT_PORT); roles and playbooks name no port."""
     hits = [str(p.relative_to(ROOT)) for base in ("roles", "playbooks")
             for p in (ROOT / base).rglob("*") if p.suffix in (".yml", ".py")
             and re.search(r"(?<![0-9])543[23](?![0-9])", re.sub(r"#.*|C\([^)]*\)|description:.*", "", p.read_text()))]

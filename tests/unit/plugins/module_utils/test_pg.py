@@ -23,9 +23,9 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     compose_prefix, count_command_tags, create_database_sql, derived_db_name, describe_exit, detect_format,
     drop_database_sql, is_derived_db, parse_backup_name, parse_iso, parse_row_counts,
     parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
-    pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest, resolve_connection,
+    pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, write_manifest, mask)
+    tool_failure, write_manifest, mask, failure_cause, database_listing_sql, parse_database_listing)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
@@ -62,23 +62,6 @@ def test_parse_env_file(text, expected):
     assert parse_env_file(text) == expected
 
 
-ENV = {"POSTGRES_USER": "lt", "POSTGRES_PASSWORD": "envpw", "POSTGRES_DB": "ltdb", "POSTGRES_PORT": "25720"}
-CONN_CASES = [
-    ("env-fills-all", {}, ENV, {"user": "lt", "password": "envpw", "database": "ltdb", "port": 25720}),
-    ("params-win", {"login_user": "u", "login_password": "p", "database": "d", "login_port": 1},
-     ENV, {"user": "u", "password": "p", "database": "d", "port": 1}),
-    ("no-env", {}, {}, {"user": None, "password": None, "database": None, "port": 5433}),
-    ("bad-port-in-env", {}, {"POSTGRES_PORT": "x"}, {"port": 5433}),
-]
-
-
-@pytest.mark.parametrize("params,env,expected", [c[1:] for c in CONN_CASES], ids=[c[0] for c in CONN_CASES])
-def test_resolve_connection(params, env, expected):
-    conn = resolve_connection(dict({"via": "host", "project_dir": "/opt/x"}, **params), env)
-    assert {k: conn[k] for k in expected} == expected
-    assert conn["maintenance_db"] == "postgres" and conn["service"] == "postgres"
-
-
 # --------------------------------------------------------------------------- masking, messages
 
 MASK_CASES = [
@@ -107,17 +90,63 @@ def test_tool_failure_from_captured_stderr():
     err = (FIX / "pg_dump_auth.err").read_text()
     msg = tool_failure("pg_dump (host, 127.0.0.1:25710)", 1, err + "\nDETAIL: password=fixpw-Canary9\n",
                        ["fixpw-Canary9"])
-    assert msg.startswith("pg_dump (host, 127.0.0.1:25710) failed (exit code 1): pg_dump: error: connection")
+    assert msg.startswith("pg_dump (host, 127.0.0.1:25710) failed (exit code 1): authentication failed for user fix "
+                          "(the password from login_password or the env file is not the server's): pg_dump: error: "
+                          "connection")
     assert "password authentication failed" in msg and "fixpw-Canary9" not in msg
 
 
-@pytest.mark.parametrize("fixture,reason", [
-    ("pg_dump_auth.err", 'FATAL:  password authentication failed for user "fix"'),
-    ("pg_dump_nodb.err", 'FATAL:  database "nosuchdb" does not exist'),
+@pytest.mark.parametrize("fixture,cause,reason", [
+    ("pg_dump_auth.err", "authentication failed for user fix", 'FATAL:  password authentication failed for user "fix"'),
+    ("pg_dump_nodb.err", "database nosuchdb does not exist on the server", 'FATAL:  database "nosuchdb" does not exist'),
 ])
-def test_tool_failure_names_the_real_reason(fixture, reason):
+def test_tool_failure_names_the_real_reason(fixture, cause, reason):
     msg = tool_failure("pg_dump (host, 127.0.0.1:25710)", 1, (FIX / fixture).read_text())
-    assert msg.endswith(reason) and "(exit code 1): pg_dump: error: connection to server" in msg
+    assert msg.endswith(reason) and "(exit code 1): %s" % cause in msg and ": pg_dump: error: connection to server" in msg
+
+
+# (id, stderr as the tool or docker prints it, cause, the message's first words)
+CAUSE_CASES = [
+    ("compose-stopped", 'service "postgres" is not running\n', "not_running",
+     "the compose service postgres is not running (docker compose ps; start it with docker compose up -d postgres)"),
+    ("compose-stopped-old", 'service "db" is not running container #1\n', "not_running",
+     "the compose service db is not running"),
+    ("no-daemon", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
+     "docker_daemon", "the docker daemon does not answer (systemctl start docker)"),
+    ("docker-perm", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock",
+     "docker_permission", "this user may not use docker"),
+    ("no-compose", "docker: 'compose' is not a docker command.\nSee 'docker --help'\n", "no_compose",
+     "docker compose v2 is not installed (apt-get install docker-compose-plugin)"),
+    ("no-tool-in-container", 'OCI runtime exec failed: exec failed: unable to start container process: exec: '
+     '"pg_restore": executable file not found in $PATH: unknown\n', "no_tool_in_container",
+     "pg_restore is not installed in the compose service's container"),
+    ("auth", 'psql: error: connection to server at "127.0.0.1", port 5433 failed: FATAL:  password authentication '
+     'failed for user "lifetracker"\n', "auth", "authentication failed for user lifetracker"),
+    ("no-password", 'psql: error: connection to server at "127.0.0.1", port 5433 failed: fe_sendauth: no password '
+     'supplied\n', "no_password", "the server asks for a password and none was given"),
+    ("refused", 'psql: error: connection to server at "127.0.0.1", port 1 failed: Connection refused\n\tIs the server '
+     'running on that host and accepting TCP/IP connections?\n', "refused", "nothing listens at 127.0.0.1:1 "
+     "(connection refused)"),
+    ("socket", 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file '
+     'or directory\n', "no_socket", "no PostgreSQL server on the local socket /var/run/postgresql/.s.PGSQL.5432"),
+    ("no-role", 'psql: error: connection to server on socket "/x" failed: FATAL:  role "bob" does not exist\n',
+     "no_role", "database user bob does not exist on the server"),
+    ("unknown-host", 'psql: error: could not translate host name "db" to address: Name or service not known\n',
+     "host_unknown", "unknown database host db (login_host)"),
+    ("timeout", 'psql: error: connection to server at "10.0.0.1", port 5433 failed: timeout expired\n', "timeout",
+     "the database server did not answer in time"),
+    ("missing-table", 'ERROR:  relation "_prisma_migrations" does not exist\nLINE 1: SELECT ...\n', "missing_table",
+     "table _prisma_migrations does not exist"),
+    ("corrupt-archive", "pg_restore: error: could not read from input file: end of file\n", None, ""),
+]
+
+
+@pytest.mark.parametrize("stderr,cause,words", [c[1:] for c in CAUSE_CASES], ids=[c[0] for c in CAUSE_CASES])
+def test_failure_cause(stderr, cause, words):
+    found, message = failure_cause(stderr)
+    assert found == cause and message.startswith(words)
+    msg = tool_failure("psql", 1, stderr)
+    assert msg.startswith("psql failed (exit code 1): " + (words or "pg_restore: error"))
 
 
 def test_tool_failure_keeps_last_lines():
@@ -250,7 +279,7 @@ ARGV_CASES = [
      ["psql", "-U", "lifetracker", "-w", "-X", "-v", "ON_ERROR_STOP=0", "-A", "-t", "-q", "-F", "\t",
       "--dbname=postgres", "-f", "-"]),
     ("compose-prefix", compose_prefix, ("/usr/bin/docker", COMPOSE_P, ["PGPASSWORD"], {"LC_ALL": "C"}), {},
-     ["/usr/bin/docker", "compose", "--project-directory", "/opt/lifetracker", "-p", "mr-dev", "exec", "-T",
+     ["/usr/bin/docker", "compose", "--project-directory", "/opt/lifetracker", "--project-name", "mr-dev", "exec", "-T",
       "-e", "LC_ALL=C", "-e", "PGPASSWORD", "postgres"]),
     ("compose-prefix-no-project", compose_prefix, ("docker", COMPOSE), {},
      ["docker", "compose", "--project-directory", "/opt/lifetracker", "exec", "-T", "postgres"]),
@@ -770,3 +799,25 @@ def test_archive_checks(name, expected, via, fake_docker):
 def test_json_of_fixture_manifest_is_what_pg_backup_writes():
     data = json.loads((FIX / "with_manifest.dump.json").read_text())
     assert set(build_manifest()) == set(data)
+
+
+@pytest.mark.parametrize("database,like", [
+    ("lifetracker", "'lifetracker\\_%'"),
+    ("life_tracker", "'life\\_tracker\\_%'"),
+    ("o'neil", "'o''neil\\_%'"),
+])
+def test_database_listing_sql_escapes_like_and_quotes(database, like):
+    sql = database_listing_sql(database)
+    assert sql.endswith("WHERE datname = %s OR datname LIKE %s;\n" % (quote_literal(database), like))
+    assert "has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid)" in sql
+
+
+def test_parse_database_listing():
+    text = ('[{"datname" : "lifetracker", "oid" : "16384", "size" : 7471619, "datallowconn" : true}, '
+            '{"datname" : "lifetracker_restore_20260101000000", "oid" : "16385", "size" : null, "datallowconn" : false}]\n')
+    rows = parse_database_listing(text, "lifetracker")  # captured from PostgreSQL 15.18
+    assert [(r["datname"], r["derived"], r["size"]) for r in rows] == [
+        ("lifetracker", False, 7471619), ("lifetracker_restore_20260101000000", True, None)]
+    assert parse_database_listing("", "x") == []
+    with pytest.raises(PgError, match="unexpected answer to the database listing"):
+        parse_database_listing("ERROR", "x")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils import _prisma as P
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "prisma"
 PW = "s3cr3t/p@ss:word"  # needs URL-encoding: / @ :
@@ -361,19 +363,19 @@ BROKEN LINE
 
 
 def test_parse_env_file():
-    env = P.parse_env_file(ENV_TEXT)
+    env = parse_env_file(ENV_TEXT)
     assert env == {"COMPOSE_PROJECT_NAME": "lifetracker", "POSTGRES_USER": "lifetracker",
                    "POSTGRES_DB": "lifetracker", "POSTGRES_PASSWORD": PW, "POSTGRES_PORT": "25610"}
 
 
-def test_url_from_env_builds_and_encodes():
-    env = P.parse_env_file(ENV_TEXT)
-    url, source, missing = P.database_url_from_env(env)
-    assert source == "env_file:POSTGRES_*" and missing == []
+def test_url_from_connection_builds_and_encodes():
+    env = parse_env_file(ENV_TEXT)
+    url, source, missing = P.database_url_from_connection(resolve_connection({}, env), env)
+    assert source == "connection" and missing == []
     assert url == "postgresql://lifetracker:%s@127.0.0.1:25610/lifetracker" % P.quote(PW, safe="")
     conn = P.parse_database_url(url)
     assert (conn["password"], conn["port"], conn["host"], conn["schema"]) == (PW, 25610, "127.0.0.1", "public")
-    url2, _s, _m = P.database_url_from_env(env, "db", 5433)
+    url2, _s, _m = P.database_url_from_connection(resolve_connection({"login_host": "db", "login_port": 5433}, env))
     assert url2.endswith("@db:5433/lifetracker")
 
 
@@ -383,12 +385,28 @@ def test_with_database_keeps_server_credentials_and_options():
         "postgresql://u:p%40ss@db:5433/app_verify_20261127180000?schema=core&sslmode=require"
 
 
-def test_url_from_env_prefers_database_url_and_reports_missing():
-    assert P.database_url_from_env({"DATABASE_URL": "postgresql://a:b@c/d", "POSTGRES_USER": "x"})[:2] == \
-        ("postgresql://a:b@c/d", "env_file:DATABASE_URL")
-    assert P.database_url_from_env({"POSTGRES_USER": "x"}) == (None, None, ["POSTGRES_PASSWORD", "POSTGRES_DB"])
-    assert P.database_url_from_env({"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p", "POSTGRES_DB": "d"})[0] == \
-        "postgresql://u:p@127.0.0.1:5433/d"
+URL_CASES = [
+    # (id, options, env, (url, source, missing))
+    ("env-keys", {}, {"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p", "POSTGRES_DB": "d"},
+     ("postgresql://u:p@127.0.0.1:5433/d", "connection", [])),
+    ("no-password-is-fine", {}, {"POSTGRES_USER": "u", "POSTGRES_DB": "d"}, ("postgresql://u@127.0.0.1:5433/d", "connection", [])),
+    ("options-win-over-env-url", {"login_user": "o", "database": "od"}, {"DATABASE_URL": "postgresql://a:b@c/d"},
+     ("postgresql://o@127.0.0.1:5433/od", "connection", [])),
+    ("env-url-when-connection-incomplete", {}, {"DATABASE_URL": "postgresql://a:b@c/d", "POSTGRES_USER": "x"},
+     ("postgresql://a:b@c/d", "env_file:DATABASE_URL", [])),
+    ("missing", {}, {"POSTGRES_USER": "x"}, (None, None, ["POSTGRES_DB"])),
+    ("app-keys", {"env_keys": {"user": "APP_DB_USER", "password": "APP_DB_PASS", "database": "APP_DB_NAME",
+                               "port": "APP_DB_PORT"}},
+     {"APP_DB_USER": "shop", "APP_DB_PASS": "p@ss", "APP_DB_NAME": "shop", "APP_DB_PORT": "6543"},
+     ("postgresql://shop:p%40ss@127.0.0.1:6543/shop", "connection", [])),
+    ("ipv6-host", {"login_host": "::1"}, {"POSTGRES_USER": "u", "POSTGRES_DB": "d"},
+     ("postgresql://u@[::1]:5433/d", "connection", [])),
+]
+
+
+@pytest.mark.parametrize("options,env,expected", [c[1:] for c in URL_CASES], ids=[c[0] for c in URL_CASES])
+def test_url_from_connection(options, env, expected):
+    assert P.database_url_from_connection(resolve_connection(options, env), env) == expected
 
 
 @pytest.mark.parametrize("url", ["mysql://u:p@h/d", "not a url", "postgresql://u:p@h:notaport/d"])

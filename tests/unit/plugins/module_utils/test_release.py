@@ -1,9 +1,11 @@
 """_release: the one-pass facts behind a rollback, from captured command outputs."""
 
 import json
+import re
 
 import pytest
 
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, built_images, gather, image_ids, kept_commits, migration_names,
     running_images, services_to_change, split_image_ref)
@@ -184,59 +186,40 @@ def test_dirty_files_reported():
     assert facts["dirty_files"] == [" M compose.yaml"]
 
 
-class FakeCursor:
-    def __init__(self, has_table, names):
-        self.has_table, self.names, self.rows, self.sql = has_table, names, [], []
+class FakeRunner:
+    """A _pg_runner.Runner stand-in: answers psql with canned (rc, stdout, stderr)."""
 
-    def execute(self, sql):
-        self.sql.append(sql)
-        self.rows = [(self.has_table,)] if "to_regclass" in sql else [(n,) for n in self.names]
+    conn = {"via": "compose", "user": "lt", "maintenance_db": "postgres"}
 
-    def fetchone(self):
-        return self.rows[0]
+    def __init__(self, answer):
+        self.answer, self.calls = answer, []
 
-    def fetchall(self):
-        return self.rows
+    def run(self, argv, data=None):
+        self.calls.append((argv, data))
+        return self.answer
 
-
-class FakeConnection:
-    def __init__(self, cursor):
-        self._cursor, self.closed = cursor, False
-
-    def cursor(self):
-        return self._cursor
-
-    def close(self):
-        self.closed = True
+    def fail(self, argv, rc, err):
+        return PgError("%s failed (exit code %d): %s" % (argv[0], rc, err.strip()), rc=rc)
 
 
-@pytest.mark.parametrize("has_table, names, expected", [
-    (True, ["20240101000000_init", "20240201000000_tags"], ["20240101000000_init", "20240201000000_tags"]),
-    (False, ["never-read"], []),
-])
-def test_applied_migrations_reads_prisma_table_and_closes(has_table, names, expected):
-    cursor = FakeCursor(has_table, names)
-    connection = FakeConnection(cursor)
-    seen = {}
+APPLIED_CASES = [
+    # (id, psql answer, expected names or the error's words)
+    ("applied", (0, "20240101000000_init\n20240201000000_tags\n", ""), ["20240101000000_init", "20240201000000_tags"]),
+    ("none-yet", (0, "", ""), []),
+    ("no-table", (3, "", 'psql:<stdin>:1: ERROR:  relation "_prisma_migrations" does not exist\n'), []),
+    ("container-stopped", (1, "", 'service "postgres" is not running\n'), "psql failed (exit code 1): service"),
+]
 
-    def connect(**conn):
-        seen.update(conn)
-        return connection
 
-    assert applied_migrations(connect, {"dbname": "lifetracker"}) == expected
-    assert seen == {"dbname": "lifetracker"} and connection.closed
+@pytest.mark.parametrize("answer,expected", [c[1:] for c in APPLIED_CASES], ids=[c[0] for c in APPLIED_CASES])
+def test_applied_migrations_reads_prisma_table_with_psql(answer, expected):
+    runner = FakeRunner(answer)
+    if isinstance(expected, str):
+        with pytest.raises(PgError, match=re.escape(expected)):
+            applied_migrations(runner, runner.conn, "lifetracker")
+    else:
+        assert applied_migrations(runner, runner.conn, "lifetracker") == expected
+    (argv, sql), = runner.calls
+    assert argv[0] == "psql" and "--dbname=lifetracker" in argv and "-t" in argv
     # Only finished, not rolled back migrations count.
-    assert len(cursor.sql) == (2 if has_table else 1)
-    if has_table:
-        assert "finished_at IS NOT NULL AND rolled_back_at IS NULL" in cursor.sql[1]
-
-
-def test_applied_migrations_closes_on_error():
-    class Boom(FakeCursor):
-        def execute(self, sql):
-            raise RuntimeError("connection lost")
-
-    connection = FakeConnection(Boom(True, []))
-    with pytest.raises(RuntimeError):
-        applied_migrations(lambda **conn: connection, {})
-    assert connection.closed
+    assert "finished_at IS NOT NULL AND rolled_back_at IS NULL" in sql

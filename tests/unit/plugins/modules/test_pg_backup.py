@@ -43,7 +43,7 @@ def run(args, capsys, check=False):
 
 
 def base(project, tmp_path, **kw):
-    args = {"project_dir": str(project), "backup_dir": str(tmp_path / "backups")}
+    args = {"project_dir": str(project), "backup_dir": str(tmp_path / "backups"), "via": "compose"}
     args.update(kw)
     return args
 
@@ -162,8 +162,10 @@ def test_connection_failure_before_anything_is_created(server, project, tmp_path
     server.update(fail={"connect": None})
     result = run(base(project, tmp_path), capsys)
     assert result["_rc"] == 1
-    assert result["msg"].startswith("psql (docker compose exec postgres) failed (exit code 2): psql: error: "
-                                    "connection to server failed: FATAL:  password authentication failed")
+    assert result["msg"].startswith("psql (docker compose exec postgres) failed (exit code 2): authentication failed "
+                                    "for user fix (the password from login_password or the env file is not the "
+                                    "server's): psql: error: connection to server failed: FATAL:  password "
+                                    "authentication failed")
     assert not (tmp_path / "backups").exists()
 
 
@@ -300,7 +302,7 @@ def test_auto_takes_the_host_tools_when_they_fit(server, project, tmp_path, caps
 
 @pytest.mark.parametrize("setup, reason", [
     (lambda server, bindir: server.update(pg_dump_version="13.16"), "pg_dump 13.16 on the host is older than the server (15.18)"),
-    (lambda server, bindir: server.update(fail={"host_connect": ""}), "the host's tools cannot reach the server: psql"),
+    (lambda server, bindir: server.update(fail={"host_connect": ""}), "the host's pg_dump cannot reach the server: psql"),
     (lambda server, bindir: os.unlink(os.path.join(bindir, "pg_dump")), "no pg_dump on the host"),
 ])
 def test_auto_falls_back_to_compose_and_says_why(server, project, tmp_path, capsys, monkeypatch, setup, reason):
@@ -336,3 +338,36 @@ def test_source_database_is_dumped_under_the_name_of_database(server, project, t
     missing = run(base(project, tmp_path, source_database="lifetracker_pre_restore_1"), capsys)
     assert missing["_rc"] == 1 and "'lifetracker_pre_restore_1' does not exist" in missing["msg"]
     assert "source_database" not in read_manifest(run(base(project, tmp_path), capsys)["path"])
+
+
+def test_a_stopped_database_container_is_named_not_a_damaged_backup(server, project, tmp_path, capsys):
+    server.update(fail={"compose_down": None})
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("psql (docker compose exec postgres) failed (exit code 1): the compose service "
+                                    "postgres is not running (docker compose ps; start it with docker compose up -d "
+                                    "postgres)"), result["msg"]
+    assert not (tmp_path / "backups").exists()
+
+
+def test_auto_without_host_tools_and_a_stopped_container_says_both(server, project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", server.bindir)
+    os.unlink(os.path.join(server.bindir, "pg_dump"))
+    server.update(fail={"compose_down": None})
+    result = run(base(project, tmp_path, via="auto"), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(
+        "no pg_dump on the host, and psql (docker compose exec postgres) failed (exit code 1): the compose service "
+        "postgres is not running"), result["msg"]
+
+
+def test_default_via_is_auto_and_env_keys_name_another_apps_settings(server, project, tmp_path, capsys):
+    (project / ".env").write_text("APP_DB_USER=shop\nAPP_DB_NAME=lifetracker\nAPP_DB_PASS=%s\nAPP_DB_PORT=6543\n"
+                                  "POSTGRES_USER=wrong\n" % PW)
+    args = base(project, tmp_path, env_keys={"database": "APP_DB_NAME", "user": "APP_DB_USER",
+                                             "password": "APP_DB_PASS", "port": "APP_DB_PORT"})
+    del args["via"]
+    result = run(args, capsys)
+    assert result["_rc"] == 0 and result["via"] == "host", result.get("msg")
+    dump = dump_calls(server)[0]["argv"]
+    assert dump[dump.index("-U") + 1] == "shop" and dump[dump.index("-p") + 1] == "6543"
+    assert_no_password_in_argv(server)

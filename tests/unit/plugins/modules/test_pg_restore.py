@@ -35,7 +35,7 @@ def run(args, capsys, check=False):
 
 
 def args_for(project, **kw):
-    return dict({"project_dir": str(project)}, **kw)
+    return dict({"project_dir": str(project), "via": "compose"}, **kw)
 
 
 def tools_run(server):
@@ -356,3 +356,126 @@ def test_invalid_input_is_refused(server, project, capsys, args, message):
     result = run(args_for(project, **args), capsys)
     assert result["_rc"] == 1 and message in result["msg"], result["msg"]
     assert server.dbs() == ["lifetracker", "postgres"]
+
+
+# --------------------------------------------------------------------------- real causes, via=auto
+
+CAUSE_CASES = [
+    # (id, fixture, args, server failure, PATH of only the fake tools, message start, not in message)
+    ("container-stopped", "custom.dump", {}, {"compose_down": None}, False,
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the compose service postgres is not running", "truncated or corrupt"),
+    ("no-host-pg_restore", "custom.dump", {"via": "host"}, {}, True,
+     "cannot check backup %s (the backup itself was not judged): pg_restore not found on the host: install the "
+     "PostgreSQL client tools (apt-get install postgresql-client)", "truncated or corrupt"),
+    ("corrupt-stays-corrupt", "truncated.dump", {}, {}, False,
+     "backup %s is not readable (truncated or corrupt?): pg_restore (docker compose exec postgres) failed", "compose service"),
+]
+
+
+@pytest.mark.parametrize("name,args,fail,bare_path,start,absent", [c[1:] for c in CAUSE_CASES],
+                         ids=[c[0] for c in CAUSE_CASES])
+def test_verification_names_the_real_cause(server, project, capsys, monkeypatch, name, args, fail, bare_path, start,
+                                           absent):
+    server.update(fail=fail)
+    if bare_path:
+        monkeypatch.setenv("PATH", server.bindir)
+        import os
+        os.unlink(os.path.join(server.bindir, "pg_restore"))
+    path = str(FIX / name)
+    result = run(args_for(project, path=path, **args), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(start % path), result["msg"]
+    assert absent not in result["msg"]
+
+
+def test_a_stopped_container_is_named_in_a_restore_step_too(server, project, capsys):
+    with_scratch(server)
+    server.update(fail={"compose_down": None})
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(
+        "psql (docker compose exec postgres) failed (exit code 1): the compose service postgres is not running")
+    assert result["msg"].endswith("(nothing was changed)")
+
+
+def test_auto_takes_the_host_tools_when_they_fit(server, project, capsys):
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto", state="restored_scratch"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "host" and "via_reason" not in result, result.get("msg")
+    restore = [c for c in server.calls() if c["tool"] == "pg_restore" and "--exit-on-error" in c["argv"]]
+    assert [c["via"] for c in restore] == ["host"]
+
+
+def test_auto_falls_back_to_compose_and_a_compose_failure_says_why_both_failed(server, project, capsys):
+    server.update(fail={"host_connect": ""})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result.get("msg")
+    assert result["via_reason"].startswith("the host's pg_restore cannot reach the server: psql (host, 127.0.0.1:5433) "
+                                           "failed (exit code 2): nothing listens at 127.0.0.1:25720")
+    server.update(fail={"host_connect": "", "compose_down": None})
+    result = run(args_for(project, path=str(FIX / "custom.dump"), via="auto"), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("cannot check backup %s (the backup itself was not judged): the host's pg_restore "
+                                    "cannot reach the server" % (FIX / "custom.dump"))
+    assert ", and pg_restore (docker compose exec postgres) failed (exit code 1): the compose service postgres is " \
+           "not running" in result["msg"]
+
+
+def test_env_keys_name_the_settings_of_another_app(server, project, capsys):
+    (project / ".env").write_text("APP_DB_USER=shop\nAPP_DB_NAME=lifetracker\nAPP_DB_PASS=%s\n" % PW)
+    keys = {"database": "APP_DB_NAME", "user": "APP_DB_USER", "password": "APP_DB_PASS"}
+    result = run(args_for(project, state="dropped", drop_database=OLD, env_keys=keys), capsys)
+    assert result["_rc"] == 0 and result["database"] == "lifetracker", result.get("msg")
+    psql = [c for c in server.calls() if c["tool"] == "psql"][0]
+    assert psql["argv"][psql["argv"].index("-U") + 1] == "shop" and psql["container_env"]["PGPASSWORD"] == PW
+    result = run(args_for(project, state="dropped", drop_database=OLD, env_keys={"user": "NOPE"}), capsys)
+    assert result["_rc"] == 1 and "no database user: set login_user or NOPE in %s/.env" % project in result["msg"]
+
+
+# --------------------------------------------------------------------------- info (read-only)
+
+INFO_CASES = [
+    # (id, extra databases on the server, live present, expected names, derived ones)
+    ("live-only", {}, True, ["lifetracker"], []),
+    ("with-copies", {OLD: {"rows": {}, "allowconn": False}, SCRATCH: {"rows": {}}, "lifetracker_copy": {"rows": {}},
+                     "lifetrackerx": {"rows": {}}}, True,
+     ["lifetracker", "lifetracker_copy", OLD, SCRATCH], [OLD, SCRATCH]),
+    ("no-live", {OLD: {"rows": {}}}, False, [OLD], [OLD]),
+]
+
+
+@pytest.mark.parametrize("extra,live,names,derived", [c[1:] for c in INFO_CASES], ids=[c[0] for c in INFO_CASES])
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_info_lists_the_live_database_and_its_copies(server, project, capsys, extra, live, names, derived, check):
+    state = server.state()
+    state["dbs"].update(extra)
+    if not live:
+        del state["dbs"]["lifetracker"]
+    server.write(state)
+    before = server.dbs()
+    result = run(args_for(project, state="inspected"), capsys, check=check)
+    assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert [r["datname"] for r in result["databases"]] == names
+    assert [r["datname"] for r in result["databases"] if r["derived"]] == derived == result["restore_databases"]
+    assert (result["server_version"], result["server_version_num"]) == ("15.18 (fake)", 150018)
+    if live:
+        assert result["live"]["datname"] == "lifetracker" and result["live"]["oid"].isdigit()
+        assert isinstance(result["live"]["size"], int) and result["live"]["datallowconn"] is True
+    else:
+        assert result["live"] is None
+    allowed = {r["datname"]: r["datallowconn"] for r in result["databases"]}
+    assert allowed.get(OLD) is (False if "allowconn" in extra.get(OLD, {}) else (True if OLD in names else None))
+    assert server.dbs() == before and result["actions"] == []
+    assert all(c["tool"] == "psql" for c in server.calls())
+
+
+def test_info_through_auto_reads_with_host_psql(server, project, capsys):
+    result = run(args_for(project, state="inspected", via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "host" and result["live"]["datname"] == "lifetracker"
+    host = [c for c in server.calls() if c["via"] == "host"]
+    assert host and all(c["pgpassfile_mode"] == "0o600" and c["pgpassword"] is None for c in host)
+
+
+def test_info_names_a_stopped_container(server, project, capsys):
+    server.update(fail={"compose_down": None})
+    result = run(args_for(project, state="inspected"), capsys)
+    assert result["_rc"] == 1 and "the compose service postgres is not running" in result["msg"]
+    assert "nothing was changed" not in result["msg"]  # a read changes nothing by definition

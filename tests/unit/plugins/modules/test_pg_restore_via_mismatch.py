@@ -28,7 +28,7 @@ def test_directory_backup_through_compose_is_a_via_problem_not_damage(tmp_path, 
     docker.write_text("#!/bin/sh\necho docker ran >&2\nexit 99\n")
     docker.chmod(0o755)
     monkeypatch.setenv("PATH", "%s:%s" % (bindir, "/usr/bin:/bin"))
-    with patch_module_args({"path": str(FIX / "dir.dump"), "project_dir": str(app)}):
+    with patch_module_args({"path": str(FIX / "dir.dump"), "project_dir": str(app), "via": "compose"}):
         with pytest.raises(SystemExit):
             pg_restore.main()
     result = json.loads(capsys.readouterr().out)

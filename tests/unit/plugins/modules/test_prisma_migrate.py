@@ -88,7 +88,7 @@ def project(tmp_path):
     env = tmp_path / ".env"
     env.write_text("POSTGRES_USER=lifetracker\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=lifetracker\n"
                    "POSTGRES_PORT=25610\n" % PW)
-    return {"core": str(core), "env": str(env)}
+    return {"app": str(tmp_path), "core": str(core), "env": str(env)}
 
 
 def run_module(monkeypatch, args, answers, bins=("bunx", "psql", "timeout")):
@@ -120,7 +120,8 @@ def run_module(monkeypatch, args, answers, bins=("bunx", "psql", "timeout")):
 
 
 def base(project, **kw):
-    args = {"project_dir": project["core"], "env_file": project["env"]}
+    # The app checkout with its .env (found by default), the Prisma project in core/.
+    args = {"project_dir": project["app"], "prisma_dir": "core", "via": "host"}
     args.update(kw)
     return args
 
@@ -165,7 +166,7 @@ def test_status(monkeypatch, project, fixture, failed, up, pending, failed_list,
     assert call["env"]["LC_ALL"] == "C" and call["env"]["CHECKPOINT_DISABLE"] == "1"
     assert result["rc"] == case(fixture)[0]
     assert result["database"] == "lifetracker@127.0.0.1:25610/lifetracker"
-    assert result["database_url_source"] == "env_file:POSTGRES_*"
+    assert result["database_url_source"] == "connection"
     assert_no_secret(result, fake)
 
 
@@ -215,18 +216,58 @@ def test_status_read_table_missing_table_is_empty(monkeypatch, project):
     assert not result["_failed"] and result["migrations_table"] == []
 
 
+NO_PSQL_CASES = [
+    # (id, via, tools on PATH, message)
+    ("host", "host", ("bunx",), "read_table: psql not found on the managed host (apt-get install postgresql-client, "
+                                "or via: compose)"),
+    ("compose", "compose", ("bunx", "psql"), "read_table: via: compose needs the docker CLI (apt-get install docker.io "
+                                             "docker-compose-plugin)"),
+    ("auto", "auto", ("bunx",), "read_table: no psql on the managed host and no docker CLI for docker compose exec psql"),
+]
+
+
+@pytest.mark.parametrize("via,bins,message", [c[1:] for c in NO_PSQL_CASES], ids=[c[0] for c in NO_PSQL_CASES])
 @pytest.mark.parametrize("state", ["status", "deployed"])
-def test_read_table_without_psql_fails_before_any_command(monkeypatch, project, state):
-    result, fake = run_module(monkeypatch, base(project, read_table=True, state=state),
-                              {"status": "status_failed", "deploy": "deploy_ok"}, bins=("bunx",))
-    assert result["_failed"] and result["msg"] == "read_table: psql not found on the managed host"
+def test_read_table_without_psql_fails_before_any_command(monkeypatch, project, state, via, bins, message):
+    result, fake = run_module(monkeypatch, base(project, read_table=True, state=state, via=via),
+                              {"status": "status_failed", "deploy": "deploy_ok"}, bins=bins)
+    assert result["_failed"] and result["msg"] == message
     assert fake.calls == []
+
+
+@pytest.mark.parametrize("via", ["auto", "compose"])
+def test_read_table_through_compose_exec(monkeypatch, project, via):
+    """No psql on the host: psql in the database's container, on its socket, password by name only."""
+    rows = [row(INIT, "applied"), row(TAGS, "applied"), row(MOOD, "applied")]
+    result, fake = run_module(monkeypatch, base(project, read_table=True, via=via, compose_project="lt"),
+                              {"status": "status_after_applied", "psql": (0, json.dumps(rows), "")},
+                              bins=("bunx", "docker", "timeout"))
+    assert not result["_failed"] and result["via"] == "compose" and result["applied"] == [INIT, TAGS, MOOD]
+    argv = fake.calls[1]["argv"][3:]  # after timeout --kill-after=10 600
+    service = argv.index("postgres")
+    assert argv[:service] == ["/usr/bin/docker", "compose", "--project-directory", project["app"],
+                              "--project-name", "lt", "exec", "-T", "-e", "LC_ALL=C", "-e", "PGAPPNAME=maverick.rollback.prisma_migrate",
+                              "-e", "PGCONNECT_TIMEOUT=10", "-e", "PGPASSWORD"]
+    assert argv[service + 1] == "psql" and "-h" not in argv and "-p" not in argv
+    assert argv[argv.index("-U") + 1] == "lifetracker" and argv[argv.index("-d") + 1] == "lifetracker"
+    assert fake.calls[1]["env"]["PGPASSWORD"] == PW
+    assert_no_secret(result, fake)
+
+
+def test_read_table_names_a_stopped_container(monkeypatch, project):
+    result, _fake = run_module(monkeypatch, base(project, read_table=True, via="compose"),
+                               {"status": "status_after_applied", "psql": (1, "", 'service "postgres" is not running\n')},
+                               bins=("bunx", "docker", "timeout"))
+    assert result["_failed"] and result["msg"].startswith(
+        "psql (docker compose exec postgres, reading _prisma_migrations) failed (exit 1): the compose service postgres "
+        "is not running")
 
 
 def test_read_table_without_url_fails_before_any_command(monkeypatch, project):
     result, fake = run_module(monkeypatch, {"project_dir": project["core"], "read_table": True, "state": "deployed"},
                               {"deploy": "deploy_ok"})
-    assert result["msg"] == "read_table: no database URL (set database_url or env_file)" and fake.calls == []
+    assert result["msg"] == ("read_table: no database URL (set database_url, or login_user and database, or the env "
+                             "file's keys)") and fake.calls == []
 
 
 def test_timeout_is_reported(monkeypatch, project):
@@ -246,7 +287,8 @@ BAD_INPUTS = [
     ("missing-migration", {"state": "rolled_back"}, "state is rolled_back but all of the following are missing: migration"),
     ("bad-state", {"state": "reset"}, "value of state must be one of"),
     ("no-project", {"project_dir": "/nonexistent/core"}, "project_dir /nonexistent/core does not exist"),
-    ("database-name", {"database_name": "x/../postgres?host=evil"}, "database_name must be"),
+    ("database-name", {"database": "x/../postgres?host=evil"}, "database must be"),
+    ("no-prisma-dir", {"prisma_dir": "packages/nope"}, "prisma_dir packages/nope (%s/packages/nope) does not exist"),
 ]
 
 
@@ -254,7 +296,8 @@ BAD_INPUTS = [
 def test_bad_inputs_refused_before_any_command(monkeypatch, project, args, msg):
     result, fake = run_module(monkeypatch, base(project, **args), {})
     assert result["_failed"]
-    assert (msg % project["core"] if "%s" in msg else msg) in result["msg"]
+    where = project["app"] if "prisma_dir" in args else project["core"]
+    assert (msg % where if "%s" in msg else msg) in result["msg"]
     assert fake.calls == []
 
 
@@ -267,7 +310,8 @@ def test_env_file_without_credentials(monkeypatch, project, tmp_path):
     env = tmp_path / "bare.env"
     env.write_text("POSTGRES_USER=x\n")
     result, fake = run_module(monkeypatch, base(project, env_file=str(env)), {})
-    assert "lacks POSTGRES_PASSWORD, POSTGRES_DB" in result["msg"] and fake.calls == []
+    assert result["msg"] == ("cannot build DATABASE_URL: no database name (set database, or POSTGRES_DB in %s)"
+                             % env) and fake.calls == []
 
 
 # ----------------------------------------------------------------------- resolve
@@ -423,11 +467,29 @@ def test_database_url_option_wins_and_is_not_logged(monkeypatch, project):
 
 
 def test_database_name_points_the_url_at_a_scratch_copy(monkeypatch, project):
-    args = base(project, state="deployed", database_name="lifetracker_verify_20261127180000")
+    args = base(project, state="deployed", database="lifetracker_verify_20261127180000")
     result, fake = run_module(monkeypatch, args, {"deploy": "deploy_ok"})
     url = fake.calls[0]["env"]["DATABASE_URL"]
     assert url.endswith("@127.0.0.1:25610/lifetracker_verify_20261127180000")
     assert result["database"].endswith("/lifetracker_verify_20261127180000")
+    assert_no_secret(result, fake)
+
+
+def test_database_replaces_the_database_of_database_url(monkeypatch, project):
+    args = base(project, database_url="postgresql://u:opt-secret@db:5432/app?schema=core", database="app_verify_1")
+    result, fake = run_module(monkeypatch, args, {"status": "status_after_applied"})
+    assert fake.calls[0]["env"]["DATABASE_URL"] == "postgresql://u:opt-secret@db:5432/app_verify_1?schema=core"
+    assert result["database"] == "u@db:5432/app_verify_1" and result["database_url_source"] == "option"
+
+
+def test_env_keys_of_another_app_build_the_url(monkeypatch, project):
+    with open(project["env"], "w") as handle:
+        handle.write("APP_DB_USER=shop\nAPP_DB_PASS=%s\nAPP_DB_NAME=shopdb\nAPP_DB_PORT=6543\n" % PW)
+    keys = {"user": "APP_DB_USER", "password": "APP_DB_PASS", "database": "APP_DB_NAME", "port": "APP_DB_PORT"}
+    result, fake = run_module(monkeypatch, base(project, env_keys=keys), {"status": "status_after_applied"})
+    assert fake.calls[0]["env"]["DATABASE_URL"] == "postgresql://shop:%s@127.0.0.1:6543/shopdb" % (
+        "pw%2Fwith%40special%3Achars")
+    assert result["database"] == "shop@127.0.0.1:6543/shopdb" and result["database_url_source"] == "connection"
     assert_no_secret(result, fake)
 
 

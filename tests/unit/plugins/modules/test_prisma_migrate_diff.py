@@ -63,7 +63,7 @@ def run(monkeypatch, args, answer, check_mode=False):
 
 
 def args(project, **kw):
-    out = {"state": "diff", "project_dir": project["core"], "env_file": project["env"],
+    out = {"state": "diff", "project_dir": project["core"], "env_file": project["env"], "via": "host",
            "to_schema": project["schema"]}
     out.update(kw)
     return out

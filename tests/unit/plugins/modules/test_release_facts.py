@@ -2,62 +2,96 @@
 password masked in errors, no psycopg2 reported plainly)."""
 
 import json
+import os
+import shutil
 import time
 
 import pytest
 
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
 from ansible_collections.maverick.rollback.plugins.modules import release_facts
 
-from pg_testlib import run_module
+from pg_testlib import run_module, start_fake_server
 
 PW = "Canary-pw:release-facts"
-PARAMS = {"db_host": "127.0.0.1", "db_port": 25433, "db_name": "", "db_user": "", "db_password": "", "db_env_file": None}
+NAMES = ["20250101000000_init", "20250201000000_add_tags"]
 
 
 @pytest.fixture
-def env_file(tmp_path):
-    path = tmp_path / ".env"
-    path.write_text('POSTGRES_USER=lifetracker\nPOSTGRES_PASSWORD="%s"\nPOSTGRES_DB=lifetracker\n' % PW)
-    return str(path)
+def server(tmp_path, monkeypatch):
+    return start_fake_server(tmp_path, monkeypatch)
 
 
-def test_connection_from_env_file(env_file):
-    conn = release_facts.db_connection(dict(PARAMS, db_env_file=env_file))
-    assert (conn["host"], conn["port"], conn["dbname"], conn["user"], conn["password"]) == (
-        "127.0.0.1", 25433, "lifetracker", "lifetracker", PW)
+@pytest.fixture
+def app(tmp_path):
+    path = tmp_path / "app"
+    path.mkdir()
+    (path / ".env").write_text('POSTGRES_USER=lifetracker\nPOSTGRES_PASSWORD="%s"\nPOSTGRES_DB=lifetracker\n' % PW)
+    return path
 
 
-def test_explicit_settings_win_and_missing_env_file_is_skipped(env_file, tmp_path):
-    conn = release_facts.db_connection(dict(PARAMS, db_env_file=env_file, db_name="other", db_user="ops", db_password="x"))
-    assert (conn["dbname"], conn["user"], conn["password"]) == ("other", "ops", "x")
-    conn = release_facts.db_connection(dict(PARAMS, db_env_file=str(tmp_path / "missing.env")))
-    assert (conn["dbname"], conn["user"], conn["password"]) == ("", "", "")
+class Module:
+    """What read_applied needs of AnsibleModule: get_bin_path."""
+
+    @staticmethod
+    def get_bin_path(name, required=False):
+        return shutil.which(name)
 
 
-class FakePsycopg:
-    class Error(Exception):
-        pass
-
-    def __init__(self, failure):
-        self.failure, self.seen = failure, None
-
-    def connect(self, **conn):
-        self.seen = conn
-        raise self.Error(self.failure)
+def read(app, **params):
+    conn = resolve_connection(dict({"project_dir": str(app), "via": "auto"}, **params),
+                              {"POSTGRES_USER": "lifetracker", "POSTGRES_PASSWORD": PW, "POSTGRES_DB": "lifetracker"})
+    return release_facts.read_applied(Module(), conn, str(app / ".env"))
 
 
-def test_error_is_masked(env_file, monkeypatch):
-    fake = FakePsycopg(failure='connection failed: password authentication failed (password "%s")' % PW)
-    monkeypatch.setattr(release_facts, "psycopg2", fake)
-    applied, error = release_facts.read_applied(dict(PARAMS, db_env_file=env_file))
-    assert applied is None
-    assert "password authentication failed" in error and PW not in error
-    assert fake.seen["password"] == PW and fake.seen["connect_timeout"] == 5
+READ_CASES = [
+    # (id, params, server state, PATH: only the fake tools and without psql, expected names, error start, via)
+    ("host", {}, {"prisma_migrations": NAMES}, False, NAMES, "", "host"),
+    ("no-table-nothing-applied", {}, {}, False, [], "", "host"),
+    ("compose", {"via": "compose"}, {"prisma_migrations": NAMES}, False, NAMES, "", "compose"),
+    ("no-host-psql-compose", {}, {"prisma_migrations": NAMES[:1]}, True, NAMES[:1], "", "compose"),
+    ("no-host-psql-container-stopped", {}, {"fail": {"compose_down": None}}, True, None,
+     "no psql on the host, and psql (docker compose exec postgres) failed (exit code 1): the compose service postgres "
+     "is not running", None),
+    ("auth", {"via": "host"}, {"fail": {"connect": None}, "prisma_migrations": NAMES}, False, None,
+     "psql (host, 127.0.0.1:5433) failed (exit code 2): authentication failed for user fix", None),
+    ("no-database", {"env_keys": {"database": "NOPE"}}, {}, False, None,
+     "no database name: set database or NOPE in", None),
+]
 
 
-def test_without_psycopg2_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(release_facts, "psycopg2", None)
-    assert release_facts.read_applied(PARAMS) == (None, "psycopg2 is not installed on the host (Debian: python3-psycopg2)")
+@pytest.mark.parametrize("params,state,bare,names,error,via", [c[1:] for c in READ_CASES], ids=[c[0] for c in READ_CASES])
+def test_read_applied_through_the_collections_runner(server, app, monkeypatch, params, state, bare, names, error, via):
+    server.update(**state)
+    if bare:
+        monkeypatch.setenv("PATH", server.bindir)
+        os.unlink(os.path.join(server.bindir, "psql"))
+    applied, message, facts = read(app, **params)
+    assert (applied, message[:len(error)]) == (names, error), message
+    assert facts.get("via") == via
+    assert PW not in message
+    for call in server.calls():
+        assert not any(PW in a for a in call["argv"])
+        if call["tool"] == "psql" and call["via"] == "host":
+            assert call["pgpassfile_mode"] == "0o600" and call["pgpassword"] is None
+        # every query runs in the app's database, never in another one
+        assert "--dbname=lifetracker" in call["argv"] or "--version" in call["argv"]
+
+
+def test_no_python_database_library_is_needed():
+    source = open(release_facts.__file__).read()
+    assert "psycopg" not in source
+
+
+def test_module_reads_applied_migrations_with_the_env_file(server, app, capsys, monkeypatch):
+    """The whole module: gather mocked at the git/docker level, the read through fakepg's psql."""
+    server.update(prisma_migrations=NAMES)
+    facts = {"target_migrations": NAMES, "from": {}}
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: dict(facts))
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True}, capsys)
+    assert result["_rc"] == 0, result
+    assert (result["applied_migrations"], result["applied_migrations_error"], result["via"]) == (NAMES, "", "host")
+    assert PW not in json.dumps(result)
 
 
 def test_a_run_holding_the_lock_is_reported_before_anything_is_read(tmp_path, capsys):
@@ -86,3 +120,28 @@ def test_a_free_or_stale_lock_lets_the_reads_go_on(tmp_path, capsys, lock_text):
                                              "lock_path": str(lock)}, capsys)
     assert result["failed"] and "lock_holder" not in result
     assert result["msg"].startswith("git log failed (git exited 128): fatal: cannot change to")
+
+
+def test_every_read_runs_without_optional_git_locks(tmp_path, capsys, monkeypatch):
+    """`git status` must not rewrite .git/index under a concurrent checkout."""
+    from ansible.module_utils import basic
+    seen = []
+
+    def run_command(self, argv, **kw):
+        seen.append((argv, kw.get("environ_update")))
+        return 128, "", "fatal: not a git repository"
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    result = run_module(release_facts.main, {"project_dir": str(tmp_path), "target": "v1"}, capsys)
+    assert result["failed"] and seen
+    for argv, env in seen:
+        assert argv[:3] == ["git", "-C", str(tmp_path)]
+        assert env == {"LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+def test_a_missing_env_file_is_a_read_error_not_a_module_failure(server, app, capsys, monkeypatch):
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: {"target_migrations": NAMES, "from": {}})
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True,
+                                             "env_file": str(app / "missing.env")}, capsys)
+    assert result["_rc"] == 0 and result["applied_migrations"] is None
+    assert result["applied_migrations_error"] == "env_file %s does not exist" % (app / "missing.env")
