@@ -196,3 +196,111 @@ def test_emergency_restart_compose_ps():
     variables = emergency_vars("api exited, web gone")
     assert new("{{ __emergency_restart_ps_raw | maverick.rollback.compose_ps }}", variables) == \
         render(variables["__emergency_restart_ps"], variables)
+
+
+# ======================================================================= db_restore
+
+B = "/var/lib/maverick-rollback/backups"
+
+
+def backup(stamp, commit, seq=""):
+    return "%s/lifetracker_lifetracker_%s_%s%s.dump" % (B, stamp, commit, seq)
+
+
+FOUND = [{"path": backup(s, c, q) + ".json"} for s, c, q in [
+    ("20260101T000000Z", "aaaaaaaaaaaa", ""), ("20260101T000000Z", "aaaaaaaaaaaa", "-1"), ("20260201T000000Z", "bbbbbbbbbbbb", ""),
+    ("20260202T000000Z", "bbbbbbbbbbbb", ""), ("20260301T000000Z", "cccccccccccc", ""), ("20260401T000000Z", "unknown", "")]]
+DEPLOYS = [{"action": "deploy", "from_commit": "b" * 12 + "9" * 28, "backup": backup("20260201T000000Z", "bbbbbbbbbbbb")},
+           {"action": "deploy", "from_commit": "c" * 40, "backup": "/gone.dump"},
+           {"action": "backup", "path": backup("20260301T000000Z", "cccccccccccc")}]
+SELECT_CASES = [
+    # (request, git's answer or None when the task was skipped)
+    ("latest", None), ("/root/backup.sql", None), ("before=v2", {"rc": 0, "stdout": "b" * 12 + "9" * 28}),
+    ("before=bbbbbbb", {"rc": 1, "stdout": ""}), ("before=CCCCCCCCCCCC", {"rc": 1, "stdout": ""}),
+    ("before=v1", {"rc": 0, "stdout": "a" * 40}), ("before=deadbeef", {"rc": 1, "stdout": ""}),
+]
+# WIRING.md, roles/db_restore/tasks/select.yml "Pick the backup"
+NEW_PICK = """{{ __db_restore_found.files | default([]) | maverick.rollback.backup_pick(__db_restore_backup,
+    db_restore_app_name, __db_restore_db, records=__db_restore_ledger.records | default([]),
+    resolved=__db_restore_before_sha) }}"""
+
+
+@pytest.mark.parametrize("records", [[], DEPLOYS], ids=["no-ledger", "ledger"])
+@pytest.mark.parametrize("request_,git", SELECT_CASES, ids=[c[0] for c in SELECT_CASES])
+def test_db_restore_select(request_, git, records):
+    variables = dict(role_vars("db_restore"), db_restore_backup=request_, __db_restore_db="lifetracker",
+                     __db_restore_found={"files": FOUND} if not request_.startswith("/") else {"skipped": True},
+                     __db_restore_before_sha=git or {"skipped": True}, __db_restore_ledger={"records": records})
+    found = task("db_restore", "select.yml", "Pick the backup")
+    facts = render(found["ansible.builtin.set_fact"], dict(variables, **found["vars"]))
+    pick = new(NEW_PICK, variables)
+    assert (pick["path"], pick["candidates"]) == (facts["__db_restore_path"], facts["__db_restore_candidates"])
+    if request_.startswith("before="):  # the "Refuse a commit that git does not know" assert
+        assertion = task("db_restore", "select.yml", "Refuse a commit that git does not know and that is not a SHA")
+        assert pick["commit_known"] is render(trusted("{{ %s }}" % assertion["ansible.builtin.assert"]["that"]), variables)
+
+
+TOOLS_CASES = [
+    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, [{"server_num": 150004}]),
+    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, [{"server_num": 160002}]),
+    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 17.0"}, [{"server_num": "150004"}]),
+    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, []),
+    ("auto", {"rc": 2, "stdout": ""}, [{"server_num": 150004}]),
+    ("host", {"skipped": True}, [{"server_num": 150004}]),
+    ("compose", {"skipped": True}, []),
+]
+# WIRING.md, roles/db_restore/tasks/facts.yml "Decide where the client tools run"
+NEW_TOOLS = """{{ __db_restore_host_tools | maverick.rollback.pg_tools_via(__db_restore_via,
+    (__db_restore_dbs | first | default({})).server_num | default(none)) }}"""
+
+
+@pytest.mark.parametrize("via,tools,dbs", TOOLS_CASES)
+def test_db_restore_tools(via, tools, dbs):
+    variables = dict(role_vars("db_restore"), db_restore_via=via, __db_restore_host_tools=tools,
+                     __db_restore_dbinfo={"query_result": dbs})
+    found = task("db_restore", "facts.yml", "Decide where the client tools run")
+    old = render(found["ansible.builtin.set_fact"]["__db_restore_via_used"], dict(variables, **found["vars"]))
+    assert new(NEW_TOOLS, variables)["via"] == old.strip()
+
+
+NAMES = ["lifetracker_lifetracker_20260105T031500Z_abcdef123456.dump", "lifetracker_lifetracker_20260105T031500Z_unknown-2.dump",
+         "lifetracker_lifetracker_20260105T031500Z_abcd.dump.json", "lifetracker_lifetracker_test_20260105T031500Z_abcd.dump",
+         "lifetracker_lifetracker_20260105T031500Z_ABCD.dump", ".lifetracker_lifetracker_20260105T031500Z_abcd.dump.partial-1",
+         "lifetracker_lifetracker_20260105T031500Z_abcd.dump.json.tmp", "other_lifetracker_20260105T031500Z_abcd.dump"]
+# WIRING.md, roles/db_restore/vars/main.yml
+NEW_PATTERNS = {
+    "__db_restore_manifest_re": "{{ 'backup_name' | maverick.rollback.rule(app=db_restore_app_name, database=__db_restore_db, manifest=true) }}",
+    "__db_restore_backup_re": "{{ 'backup_name' | maverick.rollback.rule(app=db_restore_app_name, database=__db_restore_db) }}",
+    "__db_restore_derived_re": "{{ 'derived_db' | maverick.rollback.rule(database=__db_restore_db) }}",
+    "__db_restore_pre_restore_re": "{{ 'derived_db' | maverick.rollback.rule(database=__db_restore_db, kinds=['pre_restore']) }}",
+    "__db_restore_db_pattern": "{{ 'db_name' | maverick.rollback.rule }}",
+}
+DB_NAMES = ["lifetracker", "lifetracker_restore_20260105031500", "lifetracker_pre_restore_20260105031500",
+            "lifetracker_verify_20260105031500", "lifetracker_pre_restore_2026010503150", "lifetracker_test_restore_20260105031500",
+            "lifetrackerXpre_restore_20260105031500", "1db", "db-1", "x" * 63, "x" * 64, "a b"]
+
+
+@pytest.mark.parametrize("var", list(NEW_PATTERNS))
+def test_db_restore_patterns(var):
+    import re
+    variables = dict(role_vars("db_restore"), __db_restore_db="lifetracker")
+    old, replacement = render(variables[var], variables).strip(), new(NEW_PATTERNS[var], variables)
+    for name in NAMES + DB_NAMES:
+        assert bool(re.match(replacement, name)) is bool(re.match(old, name)), name
+
+
+# ======================================================================= db_backup
+
+# WIRING.md, roles/db_backup/vars/main.yml __db_backup_database
+NEW_BACKUP_DATABASE = """{{ (__db_backup_dump.path | default('') | maverick.rollback.backup_fields).database
+    | default(db_backup_db_name | default('', true), true) }}"""
+
+
+@pytest.mark.parametrize("dump,db_name", [
+    ({"path": B + "/lifetracker_lifetracker_20260105T031500Z_abcdef123456.dump"}, ""),
+    ({"path": B + "/life.tracker_my_db_20260105T031500Z_unknown-2.dump"}, "other"),
+    ({}, "lifetracker"), ({}, ""), ({"path": ""}, "x"),
+])
+def test_db_backup_database(dump, db_name):
+    variables = dict(role_vars("db_backup"), __db_backup_dump=dump, db_backup_db_name=db_name)
+    assert new(NEW_BACKUP_DATABASE, variables) == render(variables["__db_backup_database"], variables).strip()
