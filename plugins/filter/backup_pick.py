@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - C(/path) - that file, as given.
   - C(latest) - the newest backup of the app and database among O(_input) (the backups
-    with a manifest: M(maverick.rollback.pg_backup) writes it only after verification), by
+    with a manifest - M(maverick.rollback.pg_backup) writes it only after verification), by
     the time in its name.
   - C(before=<commit>) - the backup the newest ledger C(deploy) record whose C(from_commit)
     starts with the commit names in C(backup) (taken just before that deploy replaced the
