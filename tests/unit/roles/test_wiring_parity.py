@@ -304,3 +304,79 @@ NEW_BACKUP_DATABASE = """{{ (__db_backup_dump.path | default('') | maverick.roll
 def test_db_backup_database(dump, db_name):
     variables = dict(role_vars("db_backup"), __db_backup_dump=dump, db_backup_db_name=db_name)
     assert new(NEW_BACKUP_DATABASE, variables) == render(variables["__db_backup_database"], variables).strip()
+
+
+# ======================================================================= migration_resolve
+
+SQLS = ['ALTER TABLE "Entry" DROP COLUMN IF EXISTS "mood_note";\n', "BEGIN;\nDROP TABLE x;\nCOMMIT;\n",
+        "DO $$\nBEGIN\n  ALTER TABLE x DROP COLUMN y;\nEND\n$$;\n", "-- only a comment\n", "   \n",
+        "INSERT INTO log VALUES ('; COMMIT');\n", "drop table x; rollback;", "UPDATE x SET a = CASE WHEN b THEN 1\nEND;\n"]
+# WIRING.md, roles/migration_resolve/tasks/revert_sql.yml "Refuse revert SQL that cannot run in one transaction"
+NEW_SQL_OK = "{{ (__migration_resolve_revert_file.content | b64decode | maverick.rollback.sql_transaction_check).ok }}"
+
+
+@pytest.mark.parametrize("sql", SQLS)
+def test_migration_resolve_revert_sql_guard(sql):
+    variables = dict(role_vars("migration_resolve"),
+                     __migration_resolve_revert_file={"content": base64.b64encode(sql.encode()).decode()})
+    found = task("migration_resolve", "revert_sql.yml", "Refuse revert SQL that cannot run in one transaction")
+    variables.update(found["vars"])
+    old = all(render(trusted("{{ %s }}" % that), variables) for that in found["ansible.builtin.assert"]["that"][1:])
+    assert new(NEW_SQL_OK, variables) is old
+
+
+def mrow(name, finished=True, rolled_back=False):
+    return {"migration_name": name, "finished_at": "2026-01-01 00:00:00" if finished else None,
+            "rolled_back_at": "2026-01-02 00:00:00" if rolled_back else None}
+
+
+INIT, TAGS, MOOD = "20250101000000_init", "20250201000000_add_tags", "20250301000000_entry_mood_required"
+TABLES = [
+    [], [mrow(INIT), mrow(TAGS)], [mrow(INIT), mrow(TAGS), mrow(MOOD, finished=False)],
+    [mrow(INIT), mrow(MOOD, finished=False, rolled_back=True), mrow(MOOD)],
+    [mrow(INIT), mrow(TAGS), mrow("20261127120000_revert_add_tags", finished=False),
+     mrow("20261128000000_revert_add_tags"), mrow("20261129000000_revert_add_tags", rolled_back=True)],
+]
+# WIRING.md, roles/migration_resolve/tasks/status.yml "Remember what the status says" (its vars)
+NEW_STATES = "{{ __migration_resolve_read.migrations_table | default([]) | maverick.rollback.migration_states }}"
+# WIRING.md, roles/migration_resolve/tasks/plan_revert.yml
+NEW_STATE = "{{ __migration_resolve_rows | maverick.rollback.migration_states(__migration_resolve_name) }}"
+NEW_APPLIED_REVERTS = "{{ __migration_resolve_name | maverick.rollback.revert_migration(rows=__migration_resolve_rows) }}"
+
+
+@pytest.mark.parametrize("rows", TABLES, ids=["no-table", "applied", "failed", "rolled-back-then-applied", "reverts"])
+@pytest.mark.parametrize("name", [INIT, TAGS, MOOD, "20990101000000_never"])
+def test_migration_resolve_states(rows, name):
+    variables = dict(role_vars("migration_resolve"), migration_resolve_migration=name, migration_resolve_action="",
+                     __migration_resolve_status_read={"migrations_table": rows, "local_migrations": []},
+                     __migration_resolve_rows=rows)
+    status = task("migration_resolve", "status.yml", "Remember what the status says")
+    status_vars = dict(variables, **status["vars"])
+    states = new(NEW_STATES, status_vars)
+    assert states["failed"] == render(status["vars"]["__migration_resolve_failed_read"], status_vars)
+    assert sorted(states["applied"]) == sorted(render(status["vars"]["__migration_resolve_applied_read"], status_vars))
+
+    judge = task("migration_resolve", "plan_revert.yml", "Judge the migration's state from _prisma_migrations")
+    old = render(judge["ansible.builtin.set_fact"]["__migration_resolve_revert_state"], dict(variables, **judge["vars"]))
+    assert new(NEW_STATE, variables) == old.strip()
+
+    plan = task("migration_resolve", "plan_revert.yml", "Plan the revert")
+    old_rows = render(plan["ansible.builtin.set_fact"]["__migration_resolve_revert_applied_rows"], variables)
+    assert new(NEW_APPLIED_REVERTS, variables) == old_rows
+
+
+# WIRING.md, roles/migration_resolve/tasks/plan_revert.yml "Name the revert migration"
+NEW_REVERT_NAME = """{{ __migration_resolve_name | maverick.rollback.revert_migration(
+    stamp=now(utc=true).strftime('%Y%m%d%H%M%S'), existing=__migration_resolve_reviews.files) }}"""
+
+
+@pytest.mark.parametrize("files", [[], [{"path": "/r/%s/20261127120000_revert_add_tags" % TAGS},
+                                        {"path": "/r/%s/20261130000000_revert_add_tags" % TAGS}]], ids=["new", "reviewed"])
+def test_migration_resolve_revert_name(files):
+    variables = dict(role_vars("migration_resolve"), migration_resolve_migration=TAGS,
+                     __migration_resolve_reviews={"files": files})
+    old = render(task("migration_resolve", "plan_revert.yml", "Name the revert migration")["ansible.builtin.set_fact"]
+                 ["__migration_resolve_revert_name"], variables).strip()
+    got = new(NEW_REVERT_NAME, variables)
+    assert (got if files else got[14:]) == (old if files else old[14:])
+    assert got[:14].isdigit() and old[:14].isdigit()
