@@ -16,7 +16,7 @@ description:
     undo already (a second undo has nothing to do).
   - C(repeat) - the live database is the one the newest restore created from this same backup
     (the newest record is a successful restore with the backup's O(sha256) and the live
-    database's O(live_oid)): restoring it again would only discard later changes.
+    database's O(live_oid)) - restoring it again would only discard later changes.
 options:
   _input:
     description: Release ledger records, oldest first.
