@@ -491,3 +491,62 @@ def test_github_inputs(given):
         assert got is None  # refused by validate.yml either way
     else:
         assert got == render(variables["__github_redeploy_inputs"], variables)
+
+
+# ======================================================================= outcomes
+
+# WIRING.md, roles/emergency_restart/vars/main.yml __emergency_restart_outcome
+NEW_RESTART_OUTCOME = """{{ __emergency_restart_plan | default({}) | maverick.rollback.restart_outcome(
+    __emergency_restart_health | default({}), failed=__emergency_restart_error is defined) }}"""
+
+
+@pytest.mark.parametrize("plan", [{"mode": "auto", "steps": []}, {"mode": "auto", "steps": [{"service": "api"}]},
+                                  {"mode": "full", "steps": []}])
+@pytest.mark.parametrize("health", [None, {"healthy": True}, {"healthy": False}])
+@pytest.mark.parametrize("error", [None, "boom"])
+def test_emergency_restart_outcome(plan, health, error):
+    variables = dict(role_vars("emergency_restart"), __emergency_restart_plan=plan)
+    if health is not None:
+        variables["__emergency_restart_health"] = health
+    if error is not None:
+        variables["__emergency_restart_error"] = error
+    assert new(NEW_RESTART_OUTCOME, variables) == render(variables["__emergency_restart_outcome"], variables).strip()
+
+
+# WIRING.md, roles/migration_resolve/vars/main.yml __migration_resolve_run, change.yml and record.yml
+NEW_RESOLVE_RUN = """{{ {'action': __migration_resolve_action, 'migration': __migration_resolve_name,
+    'stage': __migration_resolve_stage | default(''),
+    'state_before': __migration_resolve_plan.migration_state | default(__migration_resolve_revert_state | default('')),
+    'db_change': __migration_resolve_db_change | default(false), 'will_deploy': __migration_resolve_will_deploy | default(false),
+    'health': __migration_resolve_health | default({}),
+    'deployed': __migration_resolve_deployed.deployed_migrations | default([])} }}"""
+NEW_RESOLVE_OUTCOME = "{{ (__migration_resolve_run | maverick.rollback.resolve_outcome).outcome }}"
+NEW_RESOLVED_STATE = """{{ (__migration_resolve_run | combine({'failed': __migration_resolve_outcome == 'failed'})
+    | maverick.rollback.resolve_outcome).resolved_state }}"""
+
+
+@pytest.mark.parametrize("action", ["rolled_back", "applied", "reverted"])
+@pytest.mark.parametrize("db_change,will_deploy", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("health", [None, {"healthy": True}, {"healthy": False}])
+@pytest.mark.parametrize("deployed", [None, [MOOD]])
+@pytest.mark.parametrize("failed_at", [None, "revert_sql", "deploy"])
+def test_migration_resolve_outcome(action, db_change, will_deploy, health, deployed, failed_at):
+    variables = dict(role_vars("migration_resolve"), __migration_resolve_run=trusted(NEW_RESOLVE_RUN),
+                     migration_resolve_migration=MOOD, migration_resolve_action=action,
+                     __migration_resolve_db_change=db_change, __migration_resolve_will_deploy=will_deploy,
+                     __migration_resolve_plan={"migration_state": "failed"} if action != "reverted" else {},
+                     __migration_resolve_revert_state="applied")
+    if health is not None:
+        variables["__migration_resolve_health"] = health
+    if deployed is not None:
+        variables["__migration_resolve_deployed"] = {"deployed_migrations": deployed}
+    change = task("migration_resolve", "change.yml", "Change and record")
+    if failed_at:
+        variables.update(__migration_resolve_stage=failed_at, __migration_resolve_outcome="failed")
+    else:
+        (record,) = [t for t in change["block"] if t["name"] == "Record the run in the release ledger"]
+        variables["__migration_resolve_outcome"] = render(record["vars"]["__migration_resolve_outcome"], variables).strip()
+        assert new(NEW_RESOLVE_OUTCOME, variables) == variables["__migration_resolve_outcome"]
+    (append,) = load(ROLES / "migration_resolve" / "tasks" / "record.yml")
+    old_state = render(append["vars"]["__migration_resolve_resolved_state"], dict(variables, **append["vars"])).strip()
+    assert new(NEW_RESOLVED_STATE, variables) == old_state

@@ -115,3 +115,49 @@ def test_github_error(result, expected):
 ])
 def test_workflow_inputs(given, expected):
     assert workflow_inputs(given) == expected
+
+
+from ansible_collections.maverick.rollback.plugins.filter.resolve_outcome import resolve_outcome  # noqa: E402
+from ansible_collections.maverick.rollback.plugins.filter.restart_outcome import restart_outcome  # noqa: E402
+
+STEP = [{"service": "api", "op": "restarted", "why": "x"}]
+RESTART_OUTCOMES = [
+    ("restarted and healthy", {"mode": "auto", "steps": STEP}, {"healthy": True}, False, "recovered"),
+    ("full and healthy", {"mode": "full", "steps": []}, {"healthy": True}, False, "recovered"),
+    ("nothing needed", {"mode": "auto", "steps": []}, {"healthy": True}, False, "nothing_to_do"),
+    ("gate failed", {"mode": "auto", "steps": STEP}, {"healthy": False}, False, "unhealthy"),
+    ("not gated", {"mode": "auto", "steps": STEP}, {}, False, "unhealthy"),
+    ("a task failed", {"mode": "auto", "steps": STEP}, {"healthy": True}, True, "failed"),
+    ("failed before the plan", None, None, True, "failed"),
+]
+
+
+@pytest.mark.parametrize("plan,health,failed,expected", [c[1:] for c in RESTART_OUTCOMES], ids=[c[0] for c in RESTART_OUTCOMES])
+def test_restart_outcome(plan, health, failed, expected):
+    assert restart_outcome(plan, health, failed) == expected
+
+
+MOOD = "20250301000000_entry_mood_required"
+RESOLVE_OUTCOMES = [
+    # (id, run, outcome, resolved_state)
+    ("resolved", {"action": "rolled_back", "migration": MOOD}, "resolved", "rolled_back"),
+    ("resolved and deployed again", {"action": "rolled_back", "migration": MOOD, "will_deploy": True, "db_change": True,
+                                     "health": {"healthy": True}, "deployed": [MOOD]}, "deployed", "applied"),
+    ("deployed, gate failed", {"action": "applied", "migration": MOOD, "will_deploy": True, "health": {"healthy": False},
+                               "deployed": ["20250401000000_other"]}, "unhealthy", "applied"),
+    ("revert written for review", {"action": "reverted", "migration": MOOD, "db_change": False}, "written_for_review",
+     "revert_written"),
+    ("revert applied", {"action": "reverted", "migration": MOOD, "db_change": True, "health": {"healthy": True}},
+     "reverted", "reverted"),
+    ("failed at the revert SQL: state unchanged", {"action": "rolled_back", "migration": MOOD, "failed": True,
+                                                   "stage": "revert_sql", "state_before": "failed"}, "failed", "failed"),
+    ("failed at the deploy: resolved already", {"action": "rolled_back", "migration": MOOD, "failed": True, "stage": "deploy",
+                                                "state_before": "failed"}, "failed", "rolled_back"),
+    ("failed applying a revert", {"action": "reverted", "migration": MOOD, "failed": True, "stage": "apply_revert",
+                                  "state_before": "applied", "db_change": True}, "failed", "applied"),
+]
+
+
+@pytest.mark.parametrize("run,outcome,state", [c[1:] for c in RESOLVE_OUTCOMES], ids=[c[0] for c in RESOLVE_OUTCOMES])
+def test_resolve_outcome(run, outcome, state):
+    assert resolve_outcome(run) == {"outcome": outcome, "resolved_state": state}
