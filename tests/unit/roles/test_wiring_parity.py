@@ -550,3 +550,43 @@ def test_migration_resolve_outcome(action, db_change, will_deploy, health, deplo
     (append,) = load(ROLES / "migration_resolve" / "tasks" / "record.yml")
     old_state = render(append["vars"]["__migration_resolve_resolved_state"], dict(variables, **append["vars"])).strip()
     assert new(NEW_RESOLVED_STATE, variables) == old_state
+
+
+# ======================================================================= section 1: the rules in YAML
+
+VALUES = ["b65522e1bab6", "v1.2.0", "release/2026-01", "main..HEAD", "../x", "-rf", ".x", "$(id)", "a b", "", "x" * 200,
+          "x" * 201, "lifetracker", "life.tracker-2", "life_tracker", "1db", "_db", "x" * 63, "x" * 64, "abcd", "ABCDEF12", "abc",
+          "20250301000000_entry_mood_required", "2025030100000_x", "20250301000000_a-b", "a/../b.sql", "a..b/x.sql",
+          "packages/core/prisma/reverts/x.sql", "/etc/passwd", "./x.sql", "http://127.0.0.1:3000/health", "https://h", "ftp://h",
+          "/var/backups/x.dump", "/x\x01y", "0", "5433", "-1", "api", "my_worker.2"]
+# (role, old pattern variable or literal, old extra '..' check, rule kind)
+YAML_RULES = [
+    ("app_rollback", "__app_rollback_ref_pattern", "anywhere", "ref"),
+    ("db_restore", "__db_restore_ref_pattern", "anywhere", "ref"),
+    ("github_redeploy", "__github_redeploy_ref_pattern", "anywhere", "ref"),
+    ("migration_rehearsal", "__migration_rehearsal_ref_pattern", "anywhere", "ref"),
+    ("migration_resolve", "__migration_resolve_ref_pattern", "anywhere", "ref"),
+    (None, "^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$", "anywhere", "ref"),  # deploy.yml, full_rollback.yml
+    ("db_restore", "__db_restore_db_pattern", None, "db_name"),
+    ("db_backup", "__db_backup_db_pattern", None, "db_name"),
+    ("db_restore", "__db_restore_int_pattern", None, "int"),
+    ("db_backup", "__db_backup_int_pattern", None, "int"),
+    ("migration_resolve", "__migration_resolve_app_pattern", None, "app_name"),
+    (None, "^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$", None, "app_name"),  # db_restore, db_backup validate.yml
+    ("migration_resolve", "__migration_resolve_name_pattern", None, "migration_name"),
+    ("migration_resolve", "__migration_resolve_path_pattern", "component", "repo_path"),
+    (None, "^[A-Za-z0-9][A-Za-z0-9_.-]*$", None, "service_name"),  # db_restore validate.yml
+    (None, "^https?://[^/\\s]+", None, "url"),
+    (None, "^/[^\\x00-\\x1f]*$", None, "abs_path"),  # migration_rehearsal main.yml
+]
+
+
+@pytest.mark.parametrize("role,old,dots,kind", YAML_RULES, ids=["%s:%s" % (r[0], r[3]) for r in YAML_RULES])
+def test_yaml_rules(role, old, dots, kind):
+    import re
+    pattern = role_vars(role)[old] if role else old
+    replacement = new("{{ '%s' | maverick.rollback.rule }}" % kind, {})
+    for value in VALUES:
+        was = bool(re.match(pattern, value)) and not (
+            (dots == "anywhere" and ".." in value) or (dots == "component" and ".." in value.split("/")))
+        assert bool(re.match(replacement, value)) is was, value
