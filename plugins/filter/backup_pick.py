@@ -80,7 +80,6 @@ _value:
     candidates: {description: "The newest O(limit) backups (M(maverick.rollback.backup_list) entries), for the refusal message.", type: list}
 """
 
-import re
 
 from ansible_collections.maverick.rollback.plugins.filter.backup_list import backup_list
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
