@@ -49,7 +49,7 @@ _value:
 
 import os
 
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import parse_backup_name
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import parse_backup_name
 
 
 def _created(stamp):
@@ -68,6 +68,7 @@ def backup_list(items, app, database):
         fields = parse_backup_name(os.path.basename(path), app, database)
         if not fields:
             continue
+        del fields["app"], fields["database"]
         fields.update(path=path, created=_created(fields["stamp"]))
         fields.update(found.get(path, {}))
         fields.update({key: entry[key] for key in ("size", "mtime") if key in entry})

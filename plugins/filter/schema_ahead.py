@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import re
-
 DOCUMENTATION = r"""
 name: schema_ahead
 short_description: Applied Prisma migrations a commit does not know, net of applied reverts
@@ -44,20 +42,15 @@ _value:
   elements: str
 """
 
-NAME_RE = re.compile(r"\A(?P<stamp>[0-9]{14})_(?P<rest>.+)\Z")
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_revert_of, migration_parts
 
 
 def schema_ahead(applied, known):
     unknown = sorted(set(applied or []) - set(known or []))
     cancelled = set()
     for name in unknown:
-        match = NAME_RE.match(name)
-        if not match or not match.group("rest").startswith("revert_"):
-            continue
-        reverted = match.group("rest")[len("revert_"):]
         for original in unknown:
-            other = NAME_RE.match(original)
-            if (other and other.group("rest") == reverted and other.group("stamp") < match.group("stamp")
+            if (is_revert_of(name, original) and migration_parts(original)[0] < migration_parts(name)[0]
                     and original not in cancelled):
                 cancelled.update((name, original))
                 break
