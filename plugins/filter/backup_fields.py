@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: backup_fields
 short_description: Read app, database, time and commit back out of a backup's path
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the path of a backup (or of its C(.json) manifest) named as
     M(maverick.rollback.pg_backup) names them - C(<app>_<db>_<YYYYmmddTHHMMSSZ>_<commit>[-N].dump) -

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: backup_pick
 short_description: Pick the backup a restore request means (path, latest, before=<commit>)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - C(/path) - that file, as given.
   - C(latest) - the newest backup of the app and database among O(_input) (the backups

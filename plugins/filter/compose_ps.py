@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: compose_ps
 short_description: Containers from a registered docker compose ps --format json
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the registered result of C(docker compose ps --all --format json) and returns one
     dict per container (C(Service), C(Name), C(State), C(Health), C(Status), C(ExitCode), C(ID), ...).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: csv_list
 short_description: A list from a YAML list or a comma-separated string
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - AWX surveys send text; C("api, worker") and C([api, worker]) mean the same list.
   - Items are trimmed; empty items and duplicates are dropped (the first one stays).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: env_secrets
 short_description: The secret values an env file sets
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the text of a Compose C(.env) file and returns the values of the keys that
     match O(key_pattern) (case-insensitive, anywhere in the key; C(export ) and one pair of

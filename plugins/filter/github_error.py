@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: github_error
 short_description: Explain a GitHub REST API answer that is not what was asked for
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes a registered M(ansible.builtin.uri) result and returns one line saying what went
     wrong and what to do - no answer, 401 (token wrong, expired or revoked), 403 (a missing

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: mask
 short_description: Replace secrets in a text by ********
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Replaces every value of O(secrets) (also URL-encoded), the password inside any URL
     (C(scheme://user:<password>@host)) and the value after C(password=), C(password:),

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: mask_env
 short_description: An env file with the values of its secret keys masked
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Keeps every line of a Compose C(.env) file and replaces the value of each key that
     matches O(key_pattern) (case-insensitive, anywhere in the key; also after C(export ) and

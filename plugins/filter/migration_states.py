@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: migration_states
 short_description: Applied, failed and rolled-back migrations from the rows of _prisma_migrations
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the rows of C(_prisma_migrations) (C(migrations_table) of M(maverick.rollback.prisma_migrate))
     and sorts the migration names by state, as Prisma's resolve sees them - C(failed) (a row

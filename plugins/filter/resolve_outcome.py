@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: resolve_outcome
 short_description: How a migration_resolve run ended, and the migration's state after it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - C(outcome) - C(failed) when a step failed; C(unhealthy) when the health gate after the
     change failed; C(reverted) (a revert applied), C(written_for_review) (a revert written, not

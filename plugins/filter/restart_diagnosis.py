@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_diagnosis
 short_description: Judge the emergency restart's probes (containers, database, /health, disk, memory)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the registered results of the read-only probes of the emergency_restart role and
     returns the diagnosis M(maverick.rollback.restart_plan) decides from.
@@ -152,17 +152,21 @@ def _health_why(verdict, database):
     return "/health: " + verdict + ((" (database: %s)" % database) if database not in ("", "ok") else "")
 
 
+def _answer(results, key):
+    """The probe's result when it answered, else {}."""
+    return results.get(key) if _answered(results.get(key)) else {}
+
+
 def restart_diagnosis(results, db_service, db_clients=None, health_service="", web_service=""):
     results = results or {}
-    get = lambda key: results.get(key) if _answered(results.get(key)) else {}  # noqa: E731
-    head, ps, pg, health, web = get("head"), get("ps"), get("pg"), get("health"), get("web")
+    head, ps, pg, health, web = (_answer(results, key) for key in ("head", "ps", "pg", "health", "web"))
     containers = compose_ps(ps)
     body = health.get("json") if isinstance(health.get("json"), dict) else {}
     diag = {
         "commit": str(head.get("stdout") or "") if head.get("rc", 1) == 0 else "",
         "compose_ok": ps.get("rc", 1) == 0,
         "compose_error": (list(ps.get("stderr_lines") or []) or [""])[-1],
-        "services": service_states(service_order(db_service, db_clients, get("services"), containers), containers),
+        "services": service_states(service_order(db_service, db_clients, _answer(results, "services"), containers), containers),
         "db_ready": pg.get("rc", -1) == 0,
         "db_ready_output": ("%s %s" % (pg.get("stdout") or "", pg.get("stderr") or "")).strip(),
         "api_verdict": health_verdict(health, [200]),
@@ -170,8 +174,8 @@ def restart_diagnosis(results, db_service, db_clients=None, health_service="", w
         "api_database": body.get("database", ""),
         "web_verdict": health_verdict(web, WEB_OK) if web else "",
         "health_service": health_service or "",
-        "disk": disk_usage(get("df")),
-        "memory": memory(get("meminfo")),
+        "disk": disk_usage(_answer(results, "df")),
+        "memory": memory(_answer(results, "meminfo")),
     }
     probes = {web_service: diag["web_verdict"], health_service: _health_why(diag["api_verdict"], diag["api_database"])}
     diag["probes"] = {service: why for service, why in probes.items() if service and why}

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_done
 short_description: What an emergency restart did, one line per action
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the plan of M(maverick.rollback.restart_plan) and says what was done - the database
     restart and the wait for it, then each other step; when the database did not become ready,

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_outcome
 short_description: How an emergency restart ended - recovered, nothing_to_do, unhealthy or failed
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - C(failed) when a task failed (O(failed)); C(unhealthy) when the health gate did not pass;
     C(recovered) when something was restarted (full mode, or plan steps) and the gate passed;

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restart_plan
 short_description: Decide what an emergency restart restarts, in which order, and why
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the diagnosis of M(maverick.rollback.restart_diagnosis) and returns the plan.
   - The database is broken when its container is not running, its Docker health check says

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restore_history
 short_description: The newest restores of a database in the release ledger, and what they allow
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Looks at the ledger's C(restore) and C(restore_undo) records of O(database).
   - C(undo_database) - what an undo puts back - the C(pre_restore_database) of the newest

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restore_outcome
 short_description: How a db_restore run ended - restored, untouched, reverted, dropped or failed
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - C(drop) - C(dropped) without an error, else C(failed).
   - C(restore) or C(undo) - C(restored) when it worked and the health gate passed;

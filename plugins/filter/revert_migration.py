@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: revert_migration
 short_description: Name the revert of a Prisma migration, and find the applied ones
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The revert of C(<ts>_<name>) is the migration C(<stamp>_revert_<name>), written at O(stamp),
     so it sorts after every migration and M(maverick.rollback.schema_ahead) can pair the two.

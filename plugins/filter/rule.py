@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: rule
 short_description: The regular expression of one of the collection's naming rules
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Returns the one pattern the collection uses for a kind of name (module_utils/_rules.py;
     the modules check the same), for Jinja's C(match) and C(search) tests, C(select) /

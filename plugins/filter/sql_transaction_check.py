@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: sql_transaction_check
 short_description: Check that SQL can run as ONE transaction (no BEGIN, COMMIT, ROLLBACK, ...)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - SQL run with C(psql --single-transaction -v ON_ERROR_STOP=1) applies completely or not at
     all - unless it controls transactions itself. This finds statement-level C(BEGIN),

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: workflow_inputs
 short_description: Inputs of a GitHub workflow_dispatch, as strings
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the inputs as a mapping, as a JSON object in a string (an AWX survey answer) or
     empty, and returns them as GitHub takes them - every key and value a string, booleans

@@ -7,7 +7,7 @@ when the host's PostgreSQL client tools fit, and how secrets are masked.
 
 Modules import these functions; roles reach them through the filters
 maverick.rollback.rule, mask, env_secrets, mask_env, backup_fields,
-sql_transaction_check and pg_tools_via. Pure Python (standard library only), so
+sql_transaction_check. Pure Python (standard library only), so
 they run on the controller and on the managed server alike.
 """
 
@@ -148,34 +148,6 @@ def sql_code(sql):
 def transaction_control(sql):
     """Statement-level transaction control words in sql, upper case, in order."""
     return [" ".join(word.upper().split()) for word in _SQL_TXN.findall(sql_code(sql))]
-
-
-# --------------------------------------------------------------------------- client tools
-
-_VERSION = re.compile(r"(\d+(?:\.\d+)+|\d+(?:devel|beta\d*|rc\d*))")
-_DIGITS = re.compile(r"[0-9]+")
-
-
-def tool_version(text):
-    """'pg_restore (PostgreSQL) 15.18 (Debian ...)' -> '15.18'; '' when none."""
-    match = _VERSION.search(text or "")
-    return match.group(1) if match else ""
-
-
-def tool_major(text):
-    """Major version of a `<tool> --version` answer: 15 for 15.18, 17 for 17devel; 0 when none."""
-    match = _DIGITS.search(tool_version(text) or text or "")
-    return int(match.group(0)) if match else 0
-
-
-def server_major(server_num):
-    """Major version from server_version_num (150004 -> 15)."""
-    return int(server_num) // 10000
-
-
-def host_tools_fit(client_text, server_num):
-    """The host's client tools can dump/restore the server: same major version or newer."""
-    return tool_major(client_text) >= server_major(server_num)
 
 
 # --------------------------------------------------------------------------- secrets

@@ -1,4 +1,4 @@
-"""Parity of WIRING.md: the Jinja the roles run today and the filter expressions that
+"""Parity of tests/unit/roles/WIRING.md: the Jinja the roles run today and the filter expressions that
 replace it give the same results, rendered by Ansible's own templar.
 
 Delete this file together with WIRING.md once the roles are wired: the old Jinja it
@@ -37,7 +37,10 @@ def load(path):
 
 
 def role_vars(role):
-    variables = dict(load(ROLES / role / "defaults" / "main.yml"))
+    """The role's defaults and vars over the app contract's (every role depends on `app`)."""
+    variables = dict(load(ROLES / "app" / "defaults" / "main.yml"))
+    variables.update(load(ROLES / role / "defaults" / "main.yml"))
+    variables.update(load(ROLES / "app" / "vars" / "main.yml"))
     variables.update(load(ROLES / role / "vars" / "main.yml"))
     return variables
 
@@ -113,11 +116,11 @@ def emergency_vars(scenario, mode="auto"):
 NEW_DIAG = """{{ {'head': __emergency_restart_head, 'services': __emergency_restart_services_raw,
     'ps': __emergency_restart_ps_raw, 'pg': __emergency_restart_pg_probe, 'health': __emergency_restart_health_probe,
     'web': __emergency_restart_web_probe, 'df': __emergency_restart_df, 'meminfo': __emergency_restart_meminfo}
-   | maverick.rollback.restart_diagnosis(emergency_restart_postgres_service, [emergency_restart_api_service],
-       health_service=emergency_restart_api_service, web_service=emergency_restart_web_service) }}"""
+   | maverick.rollback.restart_diagnosis(app_db_service, [app_health_service],
+       health_service=app_health_service, web_service=emergency_restart_web_service) }}"""
 # WIRING.md, roles/emergency_restart/tasks/plan.yml "Decide what to restart, and why"
 NEW_PLAN = """{{ __emergency_restart_diag | maverick.rollback.restart_plan(__emergency_restart_mode,
-    emergency_restart_postgres_service, [emergency_restart_api_service], emergency_restart_disk_warn_percent | int) }}"""
+    app_db_service, [app_health_service], emergency_restart_disk_warn_percent | int) }}"""
 
 
 def old_set_fact(role, tasks_file, name, variables, fact):
@@ -221,7 +224,7 @@ SELECT_CASES = [
 ]
 # WIRING.md, roles/db_restore/tasks/select.yml "Pick the backup"
 NEW_PICK = """{{ __db_restore_found.files | default([]) | maverick.rollback.backup_pick(__db_restore_backup,
-    db_restore_app_name, __db_restore_db, records=__db_restore_ledger.records | default([]),
+    app_name, __db_restore_db, records=__db_restore_ledger.records | default([]),
     resolved=__db_restore_before_sha) }}"""
 
 
@@ -240,37 +243,14 @@ def test_db_restore_select(request_, git, records):
         assert pick["commit_known"] is render(trusted("{{ %s }}" % assertion["ansible.builtin.assert"]["that"]), variables)
 
 
-TOOLS_CASES = [
-    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, [{"server_num": 150004}]),
-    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, [{"server_num": 160002}]),
-    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 17.0"}, [{"server_num": "150004"}]),
-    ("auto", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18"}, []),
-    ("auto", {"rc": 2, "stdout": ""}, [{"server_num": 150004}]),
-    ("host", {"skipped": True}, [{"server_num": 150004}]),
-    ("compose", {"skipped": True}, []),
-]
-# WIRING.md, roles/db_restore/tasks/facts.yml "Decide where the client tools run"
-NEW_TOOLS = """{{ __db_restore_host_tools | maverick.rollback.pg_tools_via(__db_restore_via,
-    (__db_restore_dbs | first | default({})).server_num | default(none)) }}"""
-
-
-@pytest.mark.parametrize("via,tools,dbs", TOOLS_CASES)
-def test_db_restore_tools(via, tools, dbs):
-    variables = dict(role_vars("db_restore"), db_restore_via=via, __db_restore_host_tools=tools,
-                     __db_restore_dbinfo={"query_result": dbs})
-    found = task("db_restore", "facts.yml", "Decide where the client tools run")
-    old = render(found["ansible.builtin.set_fact"]["__db_restore_via_used"], dict(variables, **found["vars"]))
-    assert new(NEW_TOOLS, variables)["via"] == old.strip()
-
-
 NAMES = ["lifetracker_lifetracker_20260105T031500Z_abcdef123456.dump", "lifetracker_lifetracker_20260105T031500Z_unknown-2.dump",
          "lifetracker_lifetracker_20260105T031500Z_abcd.dump.json", "lifetracker_lifetracker_test_20260105T031500Z_abcd.dump",
          "lifetracker_lifetracker_20260105T031500Z_ABCD.dump", ".lifetracker_lifetracker_20260105T031500Z_abcd.dump.partial-1",
          "lifetracker_lifetracker_20260105T031500Z_abcd.dump.json.tmp", "other_lifetracker_20260105T031500Z_abcd.dump"]
 # WIRING.md, roles/db_restore/vars/main.yml
 NEW_PATTERNS = {
-    "__db_restore_manifest_re": "{{ 'backup_name' | maverick.rollback.rule(app=db_restore_app_name, database=__db_restore_db, manifest=true) }}",
-    "__db_restore_backup_re": "{{ 'backup_name' | maverick.rollback.rule(app=db_restore_app_name, database=__db_restore_db) }}",
+    "__db_restore_manifest_re": "{{ 'backup_name' | maverick.rollback.rule(app=app_name, database=__db_restore_db, manifest=true) }}",
+    "__db_restore_backup_re": "{{ 'backup_name' | maverick.rollback.rule(app=app_name, database=__db_restore_db) }}",
     "__db_restore_derived_re": "{{ 'derived_db' | maverick.rollback.rule(database=__db_restore_db) }}",
     "__db_restore_pre_restore_re": "{{ 'derived_db' | maverick.rollback.rule(database=__db_restore_db, kinds=['pre_restore']) }}",
     "__db_restore_db_pattern": "{{ 'db_name' | maverick.rollback.rule }}",
@@ -293,7 +273,7 @@ def test_db_restore_patterns(var):
 
 # WIRING.md, roles/db_backup/vars/main.yml __db_backup_database
 NEW_BACKUP_DATABASE = """{{ (__db_backup_dump.path | default('') | maverick.rollback.backup_fields).database
-    | default(db_backup_db_name | default('', true), true) }}"""
+    | default(app_db_name | default('', true), true) }}"""
 
 
 @pytest.mark.parametrize("dump,db_name", [
@@ -302,7 +282,7 @@ NEW_BACKUP_DATABASE = """{{ (__db_backup_dump.path | default('') | maverick.roll
     ({}, "lifetracker"), ({}, ""), ({"path": ""}, "x"),
 ])
 def test_db_backup_database(dump, db_name):
-    variables = dict(role_vars("db_backup"), __db_backup_dump=dump, db_backup_db_name=db_name)
+    variables = dict(role_vars("db_backup"), __db_backup_dump=dump, app_db_name=db_name)
     assert new(NEW_BACKUP_DATABASE, variables) == render(variables["__db_backup_database"], variables).strip()
 
 
@@ -446,10 +426,10 @@ def test_db_restore_history(records, sha, live, undo_database):
 # WIRING.md, roles/db_restore/vars/main.yml __db_restore_drop / __db_restore_services
 @pytest.mark.parametrize("given", ["api", "api, worker,,api ", ["api", " web", "api", ""], "", None, []])
 def test_db_restore_lists(given):
-    variables = dict(role_vars("db_restore"), db_restore_drop_databases=given, db_restore_stop_services=given)
+    variables = dict(role_vars("db_restore"), db_restore_drop_databases=given, app_db_clients=given)
     assert new("{{ db_restore_drop_databases | maverick.rollback.csv_list }}", variables) == \
         render(variables["__db_restore_drop"], variables)
-    assert new("{{ db_restore_stop_services | maverick.rollback.csv_list }}", variables) == \
+    assert new("{{ app_db_clients | maverick.rollback.csv_list }}", variables) == \
         render(variables["__db_restore_services"], variables)
 
 

@@ -1,15 +1,13 @@
-"""backup_pick, pg_tools_via, backup_fields: which backup a restore takes, where the tools run,
+"""backup_pick, backup_fields: which backup a restore takes,
 what a backup's name says."""
 
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
 
 from ansible_collections.maverick.rollback.plugins.filter.backup_fields import backup_fields
 from ansible_collections.maverick.rollback.plugins.filter.backup_pick import backup_pick
-from ansible_collections.maverick.rollback.plugins.filter.pg_tools_via import pg_tools_via
 
 D = "/b"
 SHORT = ["20260101T000000Z_aaaaaaaaaaaa", "20260101T000000Z_aaaaaaaaaaaa-1", "20260201T000000Z_bbbbbbbbbbbb",
@@ -35,33 +33,6 @@ def test_backup_pick(case):
 def test_backup_pick_candidates_are_limited():
     files = [path(s) for s in SHORT]
     assert [c["path"] for c in backup_pick(files, "latest", "lt", "lt", limit=2)["candidates"]] == [path(SHORT[4]), path(SHORT[3])]
-
-
-V15 = {"rc": 0, "stdout": "pg_restore (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"}
-TOOLS_CASES = [
-    # (id, host tools result, wanted, server_num, expected via, reason, client version)
-    ("same major on the host", V15, "auto", 150004, "host", "", "15.18"),
-    ("newer client", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 17.2"}, "auto", "150004", "host", "", "17.2"),
-    ("older client", V15, "auto", 160001, "compose", "pg_restore 15.18 on the host is older than the server (16)", "15.18"),
-    ("devel client", {"rc": 0, "stdout": "pg_restore (PostgreSQL) 18devel"}, "auto", 170000, "host", "", "18devel"),
-    ("no tool on the host", {"rc": 2, "stdout": "", "msg": "[Errno 2] No such file or directory"}, "auto", 150004,
-     "compose", "no pg_restore on the host", ""),
-    ("server version unknown (no database yet)", V15, "auto", None, "compose", "the server's version is unknown", "15.18"),
-    ("host asked for", {"skipped": True}, "host", None, "host", "", ""),
-    ("compose asked for", V15, " Compose ", 150004, "compose", "", "15.18"),
-    ("probe skipped", {"skipped": True, "rc": 0}, "auto", 150004, "compose", "no pg_restore on the host", ""),
-]
-
-
-@pytest.mark.parametrize("result,wanted,server,via,reason,version", [c[1:] for c in TOOLS_CASES], ids=[c[0] for c in TOOLS_CASES])
-def test_pg_tools_via(result, wanted, server, via, reason, version):
-    got = pg_tools_via(result, wanted, server)
-    assert (got["via"], got["reason"], got["client_version"]) == (via, reason, version)
-
-
-def test_pg_tools_via_refuses_an_unknown_choice():
-    with pytest.raises(AnsibleFilterError, match="auto, host or compose"):
-        pg_tools_via(V15, "ssh", 150004)
 
 
 @pytest.mark.parametrize("given,expected", [
