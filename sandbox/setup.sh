@@ -154,26 +154,39 @@ ensure_prisma_cli() {
   done_step "ready"
 }
 
-ensure_app_repo() {
-  step "sample app repository"
-  local work="$BUILD/lifetracker-src"
-  logged app-generate.log "$ROOT/sandbox/app/generate.sh" "$work"
-  # The server clones from a bare copy, like a deploy checkout from origin.
-  local bare="$BUILD/server/lifetracker.git"
-  if [[ "$(git -C "$bare" rev-parse refs/heads/main 2>/dev/null)" != "$(git -C "$work" rev-parse refs/heads/main)" \
-     || "$(git -C "$bare" tag | sort)" != "$(git -C "$work" tag | sort)" ]]; then
+# An app server clones from a bare copy of a generated repo, like a deploy
+# checkout from origin; the copy is remade when the branch or a tag moved.
+sync_bare_clone() {
+  local work="$1" bare="$2" branch="$3"
+  mkdir -p "$(dirname "$bare")"
+  if [[ "$(git -C "$bare" rev-parse "refs/heads/$branch" 2>/dev/null)" != "$(git -C "$work" rev-parse "refs/heads/$branch")" \
+     || "$(git -C "$bare" show-ref --tags 2>/dev/null)" != "$(git -C "$work" show-ref --tags)" ]]; then
     rm -rf "$bare.partial" "$bare"
     git clone --quiet --bare "$work" "$bare.partial" && mv "$bare.partial" "$bare"
   fi
   done_step "$(git -C "$bare" tag | tr '\n' ' ')"
 }
 
+# Build context of an app-server image: the host's compose plugin binary and
+# the image's Dockerfile (sandbox/images/<name>/).
+server_image_context() {
+  local ctx="$1" name="$2"
+  cmp -s "$HOME/.docker/cli-plugins/docker-compose" "$ctx/docker-compose" \
+    || cp "$(readlink -f "$HOME/.docker/cli-plugins/docker-compose")" "$ctx/docker-compose"
+  cp "$ROOT/sandbox/images/$name/Dockerfile" "$ctx/Dockerfile"
+}
+
+ensure_app_repo() {
+  step "sample app repository"
+  local work="$BUILD/lifetracker-src"
+  logged app-generate.log "$ROOT/sandbox/app/generate.sh" "$work"
+  sync_bare_clone "$work" "$BUILD/server/lifetracker.git" main
+}
+
 ensure_server_image() {
   step "image $SERVER_IMAGE"
   local ctx="$BUILD/server"
-  cmp -s "$HOME/.docker/cli-plugins/docker-compose" "$ctx/docker-compose" \
-    || cp "$(readlink -f "$HOME/.docker/cli-plugins/docker-compose")" "$ctx/docker-compose"
-  cp "$ROOT/sandbox/images/server/Dockerfile" "$ctx/Dockerfile"
+  server_image_context "$ctx" server
   local hash
   hash=$( { inputs_hash sandbox/images/server sandbox/prisma/package-lock.json sandbox/prisma/install.sh;
             git -C "$ctx/lifetracker.git" show-ref; docker compose version --short; base_image_id; } | sha256sum | cut -c1-16)
@@ -185,22 +198,13 @@ ensure_app2_repo() {
   step "second sample app repository (ledgerly)"
   local work="$BUILD/ledgerly-src"
   logged app2-generate.log "$ROOT/sandbox/app2/generate.sh" "$work"
-  local bare="$BUILD/server-minimal/ledgerly.git"
-  mkdir -p "$BUILD/server-minimal"
-  if [[ "$(git -C "$bare" rev-parse refs/heads/production 2>/dev/null)" != "$(git -C "$work" rev-parse refs/heads/production)" \
-     || "$(git -C "$bare" show-ref --tags 2>/dev/null)" != "$(git -C "$work" show-ref --tags)" ]]; then
-    rm -rf "$bare.partial" "$bare"
-    git clone --quiet --bare "$work" "$bare.partial" && mv "$bare.partial" "$bare"
-  fi
-  done_step "$(git -C "$bare" tag | tr '\n' ' ')"
+  sync_bare_clone "$work" "$BUILD/server-minimal/ledgerly.git" production
 }
 
 ensure_server_minimal_image() {
   step "image $SERVER_MINIMAL_IMAGE"
   local ctx="$BUILD/server-minimal"
-  cmp -s "$HOME/.docker/cli-plugins/docker-compose" "$ctx/docker-compose" \
-    || cp "$(readlink -f "$HOME/.docker/cli-plugins/docker-compose")" "$ctx/docker-compose"
-  cp "$ROOT/sandbox/images/server-minimal/Dockerfile" "$ctx/Dockerfile"
+  server_image_context "$ctx" server-minimal
   local hash
   hash=$( { inputs_hash sandbox/images/server-minimal;
             git -C "$ctx/ledgerly.git" show-ref; docker compose version --short; base_image_id; } | sha256sum | cut -c1-16)
