@@ -52,7 +52,7 @@ def install_collection(tarball: Path, collections_path: Path) -> Path:
     """ansible-galaxy collection install of the tarball into a fresh path.
 
     --offline --no-deps: no Galaxy is reachable; the dependencies
-    (community.docker, community.postgresql, community.general) come with the
+    (community.docker, community.general) come with the
     ansible package of this venv. Returns <path>/ansible_collections/maverick/rollback.
     """
     assert not collections_path.exists() or not any(collections_path.iterdir()), "not a fresh path"
