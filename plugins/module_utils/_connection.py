@@ -109,6 +109,17 @@ def resolve_connection(params, env):
     }
 
 
+def database_settings(params, env):
+    """The app's database as the modules will reach it, without the password (safe to print).
+
+    Returns dict: host, port (int), name, user ('' when unknown), sources (as resolve_connection).
+    """
+    conn = resolve_connection(params, env)
+    sources = dict((k, v) for k, v in conn["sources"].items() if k != "password")
+    return {"host": conn["host"], "port": conn["port"], "name": conn["database"] or "", "user": conn["user"] or "",
+            "sources": sources}
+
+
 class EnvFileError(Exception):
     """The env file cannot be used (named, readable message)."""
 

@@ -14,6 +14,10 @@ description:
     Compose v2 (C(docker compose version)), the docker daemon answering, the Python running the
     module (3.9 or newer), the app checkout (exists, is a git work tree), a Compose file in it
     that loads (C(docker compose config --quiet)), and the env file readable when one is given.
+  - Resolves the app's database settings that are not secret (RV(database)) with the rule the
+    database modules apply - an explicit option, else the app's env file under O(env_keys), else
+    the default - so a playbook knows them without reading the env file itself. The password is
+    never read into the result.
   - Reported, never required unless named in O(require) - the PostgreSQL client tools
     (C(pg_dump), C(pg_restore), C(psql), C(pg_isready)) with their major versions.
   - With O(prisma_dir) - whether the Prisma CLI can run without a download - the program of
@@ -46,6 +50,42 @@ options:
     type: list
     elements: str
     default: [bunx, --bun, prisma]
+  login_host:
+    description: The database host, when the app sets it explicitly.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description: The database port, when set explicitly; else the env file's port key, else 5433.
+    type: int
+  login_user:
+    description: The database user, when set explicitly; else the env file's user key.
+    type: str
+  database:
+    description: The database name, when set explicitly; else the env file's database key.
+    type: str
+  env_keys:
+    description:
+      - The app's env file keys for the settings (as for M(maverick.rollback.pg_backup)); defaults
+        are the official postgres image's C(POSTGRES_DB), C(POSTGRES_USER), C(POSTGRES_PASSWORD),
+        C(POSTGRES_PORT).
+    type: dict
+    suboptions:
+      database:
+        description: Key of the database name.
+        type: str
+        default: POSTGRES_DB
+      user:
+        description: Key of the user.
+        type: str
+        default: POSTGRES_USER
+      password:
+        description: Key of the password (named only; its value is never returned).
+        type: str
+        default: POSTGRES_PASSWORD
+      port:
+        description: Key of the port.
+        type: str
+        default: POSTGRES_PORT
   require:
     description: PostgreSQL client tools that must be on the host (they are only reported otherwise).
     type: list
@@ -83,6 +123,12 @@ EXAMPLES = r"""
     project_dir: /opt/lifetracker
     prisma_dir: packages/core
   register: preflight
+
+- name: The database of an app whose env file uses its own keys
+  maverick.rollback.preflight:
+    project_dir: /srv/ledgerly
+    env_keys: {database: APP_DB_NAME, user: APP_DB_USER, password: APP_DB_PASS, port: APP_DB_PORT}
+  register: preflight  # preflight.database.port, .name, .user
 
 - name: A backup from the host needs the host's pg_dump
   maverick.rollback.preflight:
@@ -141,6 +187,15 @@ app:
     env_readable:
       description: Whether RV(app.env_file) can be read; null when there is none.
       type: bool
+database:
+  description:
+    - The app's database settings without the password - C(host), C(port) (int), C(name) and
+      C(user) (empty when unknown), C(sources) (per setting C(option), C(env_file:<KEY>),
+      C(default) or null).
+  type: dict
+  returned: always
+  sample: {host: 127.0.0.1, port: 5433, name: lifetracker, user: lifetracker,
+           sources: {port: "env_file:POSTGRES_PORT", database: "env_file:POSTGRES_DB", user: "env_file:POSTGRES_USER"}}
 prisma:
   description:
     - With O(prisma_dir) - C(dir), C(command), C(command_path) (where its program is, or null),
@@ -162,6 +217,8 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC, database_settings, EnvFileError, read_env)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, parse_tool_version
 
 PG_TOOLS = ("pg_dump", "pg_restore", "psql", "pg_isready")
@@ -334,6 +391,17 @@ def check_app(probe, params, git, docker, lack):
     return app
 
 
+def app_database(params, app):
+    """The database settings (no password), from the env file preflight found readable."""
+    env = {}
+    if app["env_readable"]:
+        try:
+            env = read_env(dict(params, env_file=app["env_file"]))[1]
+        except EnvFileError:
+            env = {}
+    return database_settings(params, env)
+
+
 def readable(path):
     try:
         with open(path, "rb") as handle:
@@ -372,6 +440,8 @@ def main():
             env_file=dict(type="path"),
             prisma_dir=dict(type="str"),
             prisma_command=dict(type="list", elements="str", default=["bunx", "--bun", "prisma"]),
+            **dict((name, dict(CONNECTION_ARGUMENT_SPEC[name]))
+                   for name in ("login_host", "login_port", "login_user", "database", "env_keys")),
             require=dict(type="list", elements="str", default=[], choices=list(PG_TOOLS)),
             min_python=dict(type="str", default="3.9"),
             timeout=dict(type="int", default=30),
@@ -383,7 +453,8 @@ def main():
         module.fail_json(msg="min_python must be major.minor, got %r" % params["min_python"])
     python = "%d.%d.%d" % sys.version_info[:3]
     tools, app, prisma, missing = collect(Probe(module, params["timeout"]), params, python)
-    result = dict(changed=False, ok=not missing, tools=tools, app=app, missing=missing)
+    result = dict(changed=False, ok=not missing, tools=tools, app=app, missing=missing,
+                  database=app_database(params, app))
     if prisma is not None:
         result["prisma"] = prisma
     if missing:

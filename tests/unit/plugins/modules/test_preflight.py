@@ -190,6 +190,23 @@ def test_module_passes_in_check_mode(app, capsys, monkeypatch):
     assert result["tools"]["prisma"].endswith("node_modules/.bin/prisma") and result["prisma"]["command_path"]
 
 
+def test_module_returns_the_database_settings_from_the_apps_own_env_keys(app, capsys, monkeypatch):
+    (app / ".env").write_text("APP_DB_NAME=ledgerdb\nAPP_DB_USER=ledger_svc\nAPP_DB_PASS=s3cret-pw\nAPP_DB_PORT=26432\n")
+    keys = {"database": "APP_DB_NAME", "user": "APP_DB_USER", "password": "APP_DB_PASS", "port": "APP_DB_PORT"}
+    result = run_main(app, capsys, monkeypatch, FakeProbe(), env_keys=keys)
+    assert result["_rc"] == 0
+    assert {k: result["database"][k] for k in ("host", "port", "name", "user")} == {
+        "host": "127.0.0.1", "port": 26432, "name": "ledgerdb", "user": "ledger_svc"}
+    assert "s3cret-pw" not in json.dumps(result)
+
+
+def test_module_explicit_database_settings_win_and_no_env_gives_the_default_port(app, capsys, monkeypatch):
+    (app / ".env").unlink()
+    result = run_main(app, capsys, monkeypatch, FakeProbe(), login_user="ops", database="appdb")
+    assert {k: result["database"][k] for k in ("port", "name", "user")} == {"port": 5433, "name": "appdb", "user": "ops"}
+    assert result["database"]["sources"]["port"] == "default"
+
+
 def test_the_module_needs_only_the_standard_library():
     """Imports: stdlib, ansible.module_utils and this collection's module_utils - nothing to pip install."""
     import ast

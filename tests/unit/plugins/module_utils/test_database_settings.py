@@ -1,8 +1,8 @@
-"""app_database: explicit settings > the app's .env (under the app's keys) > default port."""
+"""database_settings: explicit settings > the app's .env (under the app's keys) > default port; no password."""
 
 import pytest
 
-from ansible_collections.maverick.rollback.plugins.filter.app_database import FilterModule, app_database
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import database_settings
 
 LIFETRACKER_KEYS = {"database": "POSTGRES_DB", "user": "POSTGRES_USER", "password": "POSTGRES_PASSWORD",
                     "port": "POSTGRES_PORT"}
@@ -33,14 +33,22 @@ CASES = [
 ]
 
 
+def settings_of(env, settings, keys):
+    """The module options the app role passes (explicit values only), resolved against the .env."""
+    params = {"login_host": settings["host"] or None, "login_user": settings["user"] or None,
+              "database": settings["name"] or None, "env_keys": keys,
+              "login_port": int(settings["port"]) if int(settings["port"] or 0) > 0 else None}
+    result = database_settings(params, env or {})
+    return dict((k, v) for k, v in result.items() if k != "sources")
+
+
 @pytest.mark.parametrize("env,settings,keys,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_app_database(env, settings, keys, expected):
-    assert app_database(env, settings, keys) == expected
+def test_database_settings(env, settings, keys, expected):
+    assert settings_of(env, settings, keys) == expected
 
 
-def test_never_returns_the_password():
-    assert "pw" not in app_database(LT_ENV, UNSET, LIFETRACKER_KEYS).values()
-
-
-def test_filter_is_registered():
-    assert FilterModule().filters()["app_database"] is app_database
+def test_never_returns_the_password_nor_its_source():
+    result = database_settings({"env_keys": LIFETRACKER_KEYS}, LT_ENV)
+    assert "pw" not in repr(result) and "password" not in result["sources"]
+    assert result["sources"] == {"user": "env_file:POSTGRES_USER", "database": "env_file:POSTGRES_DB",
+                                 "port": "env_file:POSTGRES_PORT"}
