@@ -5,7 +5,7 @@
 
 Everything here is a small function without side effects on the database: argument
 list builders, parsers of the tools' output, format detection, backup names,
-retention selection, manifests, masking. The process plumbing (running the tools,
+retention selection, manifests (names and masking come from _rules). The process plumbing (running the tools,
 streaming dumps) lives in _pg_runner.py.
 """
 
@@ -20,10 +20,10 @@ import re
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, is_valid, mask_text
 
 
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
-MASK = "********"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 
@@ -35,24 +35,6 @@ class PgError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.details = details
-
-
-# --------------------------------------------------------------------------- masking
-
-
-_URI_PW = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
-_KV_PW = re.compile(r"((?:PGPASSWORD|POSTGRES_PASSWORD|password)\s*[=:]\s*)(\S+)", re.I)
-
-
-def mask(text, secrets=()):
-    """Replace every secret, URI password and password=... value by ********."""
-    if text is None:
-        return text
-    text = str(text)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    text = _URI_PW.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    return _KV_PW.sub(lambda m: m.group(1) + MASK, text)
 
 
 def tail_lines(text, count=8, width=2000):
@@ -124,20 +106,18 @@ def failure_cause(stderr):
 
 def tool_failure(tool, rc, stderr, secrets=()):
     """One clear message: tool, exit code, the real cause when known, the last stderr lines, secrets masked."""
-    last = tail_lines(mask(stderr, secrets))
+    last = tail_lines(mask_text(stderr, secrets))
     _cause, reason = failure_cause(stderr)
     msg = "%s failed (%s)" % (tool, describe_exit(rc))
     if reason:
-        msg += ": " + mask(reason, secrets)
+        msg += ": " + mask_text(reason, secrets)
     return msg + (": " + last if last else "")
 
 
 # --------------------------------------------------------------------------- names
 
 
-_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_COMMIT = re.compile(r"^[0-9a-fA-F]{4,40}$")
+APP_NAME_MAX = 64
 TS_FORMAT = "%Y%m%dT%H%M%SZ"
 DB_TS_FORMAT = "%Y%m%d%H%M%S"
 
@@ -148,13 +128,15 @@ def check_db_name(name, what="database"):
         return "%s name is empty" % what
     if len(name.encode()) > 63:
         return "%s name %r is longer than 63 bytes (PostgreSQL would truncate it)" % (what, name)
-    if not _DB_NAME.match(name):
+    if not is_valid("db_name", name):
         return "%s name %r: use letters, digits, _ and - (no leading digit)" % (what, name)
     return ""
 
 
 def check_app_name(name):
-    if not name or not _APP_NAME.match(name):
+    if name and len(name) > APP_NAME_MAX:
+        return "app %r is longer than %d characters" % (name, APP_NAME_MAX)
+    if not is_valid("app_name", name):
         return "app %r: use letters, digits, '.' and '-' (no '_': it separates the name's fields)" % (name,)
     return ""
 
@@ -163,7 +145,7 @@ def short_commit(commit, length=12):
     """Normalised short commit for file names: lower-case hex, or 'unknown'."""
     if not commit or commit == "unknown":
         return "unknown"
-    if not _COMMIT.match(commit):
+    if not is_valid("sha", commit):
         raise PgError("commit %r is not a git SHA (4-40 hex digits)" % (commit,))
     return commit.lower()[:length]
 
@@ -178,17 +160,6 @@ def backup_name(app, database, when, commit, seq=0):
     return "%s_%s_%s_%s%s.dump" % (app, database, utc_stamp(when), short_commit(commit), suffix)
 
 
-def parse_backup_name(name, app, database):
-    """Fields of one of our backup names for this app and database, else None."""
-    pattern = r"^%s_%s_(\d{8}T\d{6}Z)_([0-9a-f]{4,40}|unknown)(?:-(\d+))?\.dump$" % (
-        re.escape(app), re.escape(database))
-    match = re.match(pattern, name)
-    if not match:
-        return None
-    return {"name": name, "stamp": match.group(1), "commit": match.group(2),
-            "seq": int(match.group(3) or 0)}
-
-
 def derived_db_name(database, kind, when):
     """`<db>_restore_<ts>`, `<db>_pre_restore_<ts>`, `<db>_verify_<ts>`; checked length."""
     name = "%s_%s_%s" % (database, kind, utc_stamp(when, DB_TS_FORMAT))
@@ -197,14 +168,6 @@ def derived_db_name(database, kind, when):
         raise PgError(problem)
     return name
 
-
-DERIVED_KINDS = ("restore", "pre_restore", "verify")
-
-
-def is_derived_db(name, database):
-    """True when name is one of the scratch/pre-restore/verify databases of database."""
-    return any(re.match(r"^%s_%s_\d{14}$" % (re.escape(database), kind), name)
-               for kind in DERIVED_KINDS)
 
 
 # --------------------------------------------------------------------------- retention

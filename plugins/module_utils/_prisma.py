@@ -25,21 +25,17 @@ from ansible_collections.maverick.rollback.plugins.module_utils._cli import comp
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     DEFAULT_HOST, EnvFileError, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text, unanchored
 
 # What a postgres URL without a port means (libpq's default); our own default is DEFAULT_PORT.
 LIBPQ_DEFAULT_PORT = 5432
 
-MASK = "********"
-# Prisma's directory name pattern ^\d{14}_[A-Za-z0-9_]+$, anchored with \A...\Z so a
-# trailing newline ("..._name\n") cannot slip through as it would with $.
-MIGRATION_NAME_RE = re.compile(r"\A\d{14}_[A-Za-z0-9_]+\Z")
-# A migration name anywhere in a text (Prisma quotes it with `...`, "..." or nothing).
-_NAME_IN_TEXT_RE = re.compile(r"(\d{14}_[A-Za-z0-9_]+)")
+# A migration name (the migration_name rule) anywhere in a text (Prisma quotes it with `...`, "..." or nothing).
+_NAME_IN_TEXT_RE = re.compile("(%s)" % unanchored("migration_name"))
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ERROR_CODE_RE = re.compile(r"^Error: (P\d{4})\b:?\s*(.*)$", re.MULTILINE)
-_URL_PASSWORD_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)([^@\s/]+)(@)")
 _FOUND_RE = re.compile(r"^(\d+) migrations? found in ", re.MULTILINE)
-_TREE_ENTRY_RE = re.compile(r"^\s*\S+\s+(\d{14}_[A-Za-z0-9_]+)/\s*$")
+_TREE_ENTRY_RE = re.compile(r"^\s*\S+\s+(%s)/\s*$" % unanchored("migration_name"))
 _DB_CREATED_RE = re.compile(r"^\S+ database .+ created at ", re.MULTILINE)
 
 DEFAULT_COMMAND = ["bunx", "--bun", "prisma"]
@@ -55,18 +51,6 @@ def strip_ansi(text):
     return _ANSI_RE.sub("", text or "")
 
 
-def mask_secrets(text, secrets=()):
-    """Mask every given secret (raw and URL-encoded) and any URL's password part."""
-    if not text:
-        return text
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in (secret, quote(secret, safe=""), quote(secret, safe="~")):
-            text = text.replace(form, MASK)
-    return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-
-
 def tail_lines(text, count=10):
     """The last `count` non-empty lines of a text, joined with newlines."""
     lines = [line.rstrip() for line in strip_ansi(text).splitlines() if line.strip()]
@@ -79,7 +63,7 @@ def validate_migration_name(name):
     """Return None when `name` looks like a Prisma migration directory, else why not."""
     if not isinstance(name, str) or not name:
         return "migration name is empty"
-    if not MIGRATION_NAME_RE.match(name):
+    if not is_valid("migration_name", name):
         return ("migration name %r is not a Prisma migration directory name "
                 "(<14-digit timestamp>_<letters, digits, _>, e.g. 20250301000000_add_mood)" % name)
     return None
@@ -155,9 +139,6 @@ def database_url_from_connection(conn, env=None):
     if (env or {}).get("DATABASE_URL"):
         return env["DATABASE_URL"], "env_file:DATABASE_URL", []
     return None, None, missing
-
-
-DB_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")
 
 
 def with_database(url, name):
@@ -334,7 +315,7 @@ def _names_after(text, header_re):
         line = line.strip().strip('"')
         if not line:
             break
-        if MIGRATION_NAME_RE.match(line):
+        if is_valid("migration_name", line):
             names.append(line)
         else:
             break
@@ -675,7 +656,7 @@ class CommandRunner(object):
         return res
 
     def mask(self, text):
-        return mask_secrets(text or "", self.secrets)
+        return mask_text(text, self.secrets)
 
 
 def failure_message(tool, res, explanation=None, lines=10):
@@ -768,7 +749,7 @@ class PrismaMigrate(object):
             why = self.psql_unavailable()
             if why:
                 self.fail("read_table: " + why)
-        if p["database"] is not None and not DB_NAME_RE.match(p["database"]):
+        if p["database"] is not None and not is_valid("db_name", p["database"]):
             self.fail("database must be letters, digits, '_' or '-' (at most 63), got %r" % p["database"])
         if p["timeout"] < 0:
             self.fail("timeout must be 0 (no limit) or more seconds")

@@ -245,9 +245,10 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
-    mask, parse_backup_name, parse_tool_version, pg_dump_argv, read_manifest,
+    parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
 
 
 class Interrupted(Exception):
@@ -265,7 +266,7 @@ def existing_backups(backup_dir, app, database):
         return found
     for name in os.listdir(backup_dir):
         fields = parse_backup_name(name, app, database)
-        if not fields:
+        if not fields or fields["name"] != name:  # not ours, or a manifest
             continue
         path = os.path.join(backup_dir, name)
         try:
@@ -297,7 +298,8 @@ def stale_partials(backup_dir, app, database, alive=pid_alive):
     stale = []
     for entry in sorted(os.listdir(backup_dir)):
         match = PARTIAL_RE.match(entry)
-        if match and parse_backup_name(match.group("name"), app, database) and not alive(int(match.group("pid"))):
+        name = match.group("name") if match else ""
+        if name.endswith(".dump") and parse_backup_name(name, app, database) and not alive(int(match.group("pid"))):
             stale.append(os.path.join(backup_dir, entry))
     return stale
 
@@ -483,7 +485,7 @@ def main():
         if not module.check_mode and not os.path.lexists(result.get("path") or ""):
             result.pop("path", None)  # no backup under a good name: do not return one
             result.pop("manifest", None)
-        module.fail_json(msg=mask(msg, secrets), **result)
+        module.fail_json(msg=mask_text(msg, secrets), **result)
     finally:
         if tmp and os.path.lexists(tmp):
             remove_path(tmp)

@@ -330,9 +330,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
-    mask, parse_iso, read_manifest, restore_plan, sha256_path)
+    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
+    parse_iso, read_manifest, restore_plan, sha256_path)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, mask_text
 
 
 class Interrupted(Exception):
@@ -476,7 +477,7 @@ def main():
         if not result["changed"] and state not in ("verified", "inspected"):
             msg += " (nothing was changed)"
         result["duration_s"] = round(time.monotonic() - started, 3)
-        module.fail_json(msg=mask(msg, secrets), **result)
+        module.fail_json(msg=mask_text(msg, secrets), **result)
     finally:
         if runner:
             runner.close()

@@ -19,14 +19,16 @@ import pytest
 from ansible_collections.maverick.rollback.plugins.module_utils import _pg_runner
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    MASK, PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
+    PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
     compose_prefix, count_command_tags, create_database_sql, derived_db_name, describe_exit, detect_format,
-    drop_database_sql, is_derived_db, parse_backup_name, parse_iso, parse_row_counts,
+    drop_database_sql, parse_iso, parse_row_counts,
     parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, write_manifest, mask, failure_cause, database_listing_sql, parse_database_listing)
+    tool_failure, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import (
+    MASK, is_derived_db, mask_text, parse_backup_name)
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
 REAL_PG_RESTORE = shutil.which("pg_restore")
@@ -70,13 +72,13 @@ MASK_CASES = [
     ("kv", "PGPASSWORD=hunter2 password: x", [], "PGPASSWORD=%s password: %s" % (MASK, MASK)),
     ("longest-first", "abcdef", ["abc", "abcdef"], MASK),
     ("empty-secret-ignored", "text", ["", None], "text"),
-    ("none", None, ["x"], None),
+    ("none", None, ["x"], ""),
 ]
 
 
 @pytest.mark.parametrize("text,secrets,expected", [c[1:] for c in MASK_CASES], ids=[c[0] for c in MASK_CASES])
 def test_mask(text, secrets, expected):
-    assert mask(text, secrets) == expected
+    assert mask_text(text, secrets) == expected
 
 
 @pytest.mark.parametrize("rc,expected", [
@@ -185,7 +187,9 @@ def test_backup_name(args, expected):
     ("app_my_db_20260105T031500Z_abc1234.dump", "app", "my_db", True),
 ])
 def test_parse_backup_name(name, app, db, ok):
-    assert (parse_backup_name(name, app, db) is not None) is ok
+    """A backup's own name (a manifest's name parses to its backup's name, not to itself)."""
+    fields = parse_backup_name(name, app, db)
+    assert (fields is not None and fields["name"] == name) is ok
 
 
 def test_short_commit_rejects_non_sha():
@@ -203,7 +207,7 @@ def test_check_db_name(name, problem):
 
 
 @pytest.mark.parametrize("name,ok", [("lifetracker", True), ("life.tracker-2", True), ("life_tracker", False),
-                                     ("", False), ("-x", False)])
+                                     ("", False), ("-x", False), ("a" * 64, True), ("a" * 65, False)])
 def test_check_app_name(name, ok):
     assert (check_app_name(name) == "") is ok
 
