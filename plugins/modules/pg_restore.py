@@ -65,12 +65,16 @@ options:
       - C(restored_scratch) - name of the database to create (must not exist).
       - C(swapped) - the restored database to put in place (required).
       - C(swapped_back) - the name the displaced restored database gets.
+      - C(swapped) and C(swapped_back) accept only a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or
+        C(<db>_verify_<ts>) database of O(database), never another one (refused before any SQL runs).
     type: str
   pre_restore_database:
     description:
       - C(swapped) - the name the old live database gets. When it exists already and
         O(scratch_database) is gone, the swap is reported as done (no change).
       - C(swapped_back) - the old live database to put back (required).
+      - Like O(scratch_database), only a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or C(<db>_verify_<ts>)
+        database of O(database).
     type: str
   drop_database:
     description: The database C(state=dropped) removes.
@@ -344,6 +348,22 @@ def _on_signal(signum, _frame):
     raise Interrupted("interrupted by signal %d" % signum)
 
 
+# The databases a state renames or drops: only the live one's own copies, never another app's.
+DERIVED_ONLY = {
+    "swapped": ("scratch_database", "pre_restore_database"),
+    "swapped_back": ("scratch_database", "pre_restore_database"),
+    "dropped": ("drop_database",),
+}
+
+
+def not_derived(key, name, db):
+    """'' when name is a scratch, pre-restore or verify database of db (the _rules rule), else why not."""
+    if is_derived_db(name, db):
+        return ""
+    return ("%s %s is not a scratch, pre-restore or verify database of %s "
+            "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (key, name, db))
+
+
 def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
     """Everything the module checks before it changes anything. Returns facts; PgError when bad."""
     info = detect_format(path)
@@ -434,9 +454,7 @@ def main():
                 problems.append("%s must not be the live database %s" % (key, db))
     if db and db == conn["maintenance_db"]:
         problems.append("the live database must not be the maintenance database %s" % db)
-    if state == "dropped" and p["drop_database"] and db and not is_derived_db(p["drop_database"], db):
-        problems.append("drop_database %s is not a scratch, pre-restore or verify database of %s "
-                        "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (p["drop_database"], db))
+    problems += [not_derived(key, p[key], db) for key in DERIVED_ONLY.get(state, ()) if p[key] and db]
     if not conn["user"]:
         problems.append(missing_setting(conn, "user", "login_user", env_file))
     if p["jobs"] is not None and p["jobs"] < 1:

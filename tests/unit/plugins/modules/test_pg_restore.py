@@ -479,3 +479,30 @@ def test_info_names_a_stopped_container(server, project, capsys):
     result = run(args_for(project, state="inspected"), capsys)
     assert result["_rc"] == 1 and "the compose service postgres is not running" in result["msg"]
     assert "nothing was changed" not in result["msg"]  # a read changes nothing by definition
+
+
+# --------------------------------------------------------------------------- fault 6: only derived databases swap
+
+OTHER_APP_CASES = [
+    # (id, state, arguments naming another app's database, the name refused)
+    ("swap-in-another-apps-db", "swapped", {"scratch_database": "shop"}, "scratch_database shop"),
+    ("swap-in-a-lookalike", "swapped", {"scratch_database": "lifetracker_restore_x"}, "scratch_database lifetracker_restore_x"),
+    ("live-renamed-to-another-apps-name", "swapped", {"scratch_database": SCRATCH, "pre_restore_database": "shop"},
+     "pre_restore_database shop"),
+    ("swap-back-another-apps-db", "swapped_back", {"pre_restore_database": "shop"}, "pre_restore_database shop"),
+    ("swap-back-displaced-to-another-name", "swapped_back", {"pre_restore_database": OLD, "scratch_database": "shop2"},
+     "scratch_database shop2"),
+]
+
+
+@pytest.mark.parametrize("state,args,refused", [c[1:] for c in OTHER_APP_CASES], ids=[c[0] for c in OTHER_APP_CASES])
+def test_only_databases_derived_from_the_live_one_are_swapped(server, project, capsys, state, args, refused):
+    dbs = server.state()["dbs"]
+    dbs.update({"shop": {"rows": {"orders": 5}}, SCRATCH: {"rows": dict(ROWS)}, OLD: {"rows": {}}})
+    server.write({"dbs": dbs, "fail": {}})
+    result = run(args_for(project, state=state, **args), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("%s is not a scratch, pre-restore or verify database of lifetracker "
+                                    "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % refused), result["msg"]
+    assert server.calls() == []  # refused before any SQL ran
+    assert server.state()["dbs"]["shop"] == {"rows": {"orders": 5}}
