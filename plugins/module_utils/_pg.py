@@ -58,6 +58,19 @@ def describe_exit(rc):
 # What a client tool's or docker's stderr means, first match wins: (cause, pattern, message).
 # The message names the real cause and what to do; {0}, {1} are the pattern's groups.
 FAILURE_CAUSES = [
+    ("no_library", r"(?:[^\s:]*/)?([\w.-]+): error while loading shared libraries: ([^:\s]+)",
+     "{0} cannot start: the shared library {1} is missing on the server (apt-get install --reinstall "
+     "postgresql-client libpq5)"),
+    ("no_python_module", r"(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?",
+     "the Python module {0} is missing on the server (a library, not the database: install its package, "
+     "e.g. apt-get install python3-{0})"),
+    ("container_paused", r"[Cc]ontainer ([0-9a-f]+) is paused", "the database container {0} is paused (docker unpause {0})"),
+    ("container_restarting", r"[Cc]ontainer ([0-9a-f]+) is restarting",
+     "the database container {0} is restarting (a crash loop? docker compose logs; docker compose ps)"),
+    ("container_stopped", r"[Cc]ontainer ([0-9a-f]+) is not running",
+     "the database container {0} is not running (docker compose ps; docker compose up -d)"),
+    ("db_starting", r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)",
+     "the database server is {0} (wait for it, then run again)"),
     ("docker_daemon", r"Cannot connect to the Docker daemon|Is the docker daemon running\?",
      "the docker daemon does not answer (systemctl start docker)"),
     ("docker_permission", r"permission denied while trying to connect to the Docker daemon",
@@ -86,13 +99,22 @@ FAILURE_CAUSES = [
 ]
 _FAILURE_RES = [(cause, re.compile(pattern), text) for cause, pattern, text in FAILURE_CAUSES]
 
+# Causes that mean the tool itself could not start (it never looked at its input or the server).
+START_CAUSES = ("no_library", "no_python_module", "no_tool", "cannot_start")
 # Causes outside the tool's own input: docker, the container, the tools themselves.
 # A backup read that fails for one of these says nothing about the backup.
 INFRASTRUCTURE_CAUSES = ("docker_daemon", "docker_permission", "no_compose", "not_running", "no_service",
-                         "no_tool_in_container", "no_tool", "no_docker", "cannot_start")
+                         "no_tool_in_container", "no_docker", "container_paused", "container_restarting",
+                         "container_stopped") + START_CAUSES
 # Causes that mean the database server could not be reached or refused the login.
 CONNECTION_CAUSES = ("auth", "no_password", "no_role", "no_database", "refused", "no_socket", "host_unknown",
-                     "timeout")
+                     "timeout", "db_starting")
+
+
+def tool_judged_input(tool, stderr):
+    """True when the tool itself ran and reported an error (`pg_restore: error: ...`), so a failure is
+    about its input, not about docker, the container or the tool's installation."""
+    return re.search(r"^(?:\S*/)?%s: (?:error: |fatal: |\[archiver)" % re.escape(tool), stderr or "", re.M) is not None
 
 
 def failure_cause(stderr):

@@ -22,11 +22,11 @@ import tempfile
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
+    CHUNK, START_CAUSES, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
     database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
-    restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
+    restore_plan, swap_script, terminate_sql, tool_failure, tool_judged_input, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
     TABLE_COUNT_SQL)
 
 F_SETPIPE_SZ = 1031  # Linux; fcntl.F_SETPIPE_SZ exists from Python 3.10 only
@@ -99,8 +99,11 @@ class Runner:
 
     # ------------------------------------------------------------------ argv
 
-    def label(self, tool_argv):
+    def label(self, tool_argv, started=True):
+        """'psql (host, 127.0.0.1:5433)'; without the address when the tool never started."""
         if self.conn["via"] == "host":
+            if not started:
+                return "%s (host)" % tool_argv[0]
             return "%s (host, %s:%s)" % (tool_argv[0], self.conn["host"], self.conn["port"])
         return "%s (docker compose exec %s)" % (tool_argv[0], self.conn["service"])
 
@@ -113,15 +116,19 @@ class Runner:
             return [path] + list(tool_argv[1:])
         return compose_prefix(self.docker, self.conn, self.env_names, self.container_env) + list(tool_argv)
 
-    def failure(self, label, rc, stderr, suffix=""):
-        """PgError for a failed tool: exit code, real cause, last stderr lines (and why this path)."""
+    def failure(self, tool_argv, rc, stderr, suffix=""):
+        """PgError for a failed tool: exit code, real cause, last stderr lines (and why this path).
+
+        details: rc, cause (see _pg.FAILURE_CAUSES), judged (the tool ran and rejected its input)."""
+        cause = failure_cause(stderr)[0]
+        label = self.label(tool_argv, started=cause not in START_CAUSES)
         msg = tool_failure(label, rc, stderr, self.secrets) + suffix
         if self.note:
             msg = "%s, and %s" % (self.note, msg)
-        return PgError(msg, rc=rc, cause=failure_cause(stderr)[0])
+        return PgError(msg, rc=rc, cause=cause, judged=tool_judged_input(tool_argv[0], stderr))
 
     def fail(self, tool_argv, rc, stderr):
-        return self.failure(self.label(tool_argv), rc, stderr)
+        return self.failure(tool_argv, rc, stderr)
 
     # ------------------------------------------------------------------ running
 
@@ -177,7 +184,7 @@ class Runner:
                                   % (dest, size, exc.strerror or exc, self.label(tool_argv)))
             rc = proc.wait()
             if rc != 0:
-                raise self.failure(self.label(tool_argv), rc, _read_tail(err), " (partial file removed)")
+                raise self.failure(tool_argv, rc, _read_tail(err), " (partial file removed)")
             try:
                 os.fsync(fd)
             except OSError as exc:
@@ -228,14 +235,14 @@ class Runner:
                 proc.kill()
                 proc.wait()
                 raise PgError("reading %s failed: %s; stopped %s before it could commit anything"
-                              % (src, exc or type(exc).__name__, self.label(tool_argv)))
+                              % (src, exc or type(exc).__name__, self.label(tool_argv)), judged=True)
             try:
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
             rc = proc.wait()
             if rc != 0:
-                raise self.failure(self.label(tool_argv), rc, _read_tail(err))
+                raise self.failure(tool_argv, rc, _read_tail(err))
             finished = True
             out.seek(0)
             return out
@@ -392,7 +399,8 @@ def open_ops(module, conn, secrets, tool="psql", need_version=False):
                 return ops, None
             reason = "%s %s on the host is older than the server (%s)" % (tool, client, server.split(" ")[0])
         except PgError as exc:
-            reason = "the host's %s cannot reach the server: %s" % (tool, exc.msg)
+            trouble = "cannot start" if exc.details.get("cause") in START_CAUSES else "cannot reach the server"
+            reason = "the host's %s %s: %s" % (tool, trouble, exc.msg)
         host.close()
     docker = which("docker")
     if not docker:

@@ -398,7 +398,7 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
                 ops.archive_read(path, info)  # no checksum vouches for the data blocks: read them all
         except PgError as exc:
             cause = exc.details.get("cause")
-            if cause in INFRASTRUCTURE_CAUSES:
+            if cause in INFRASTRUCTURE_CAUSES or not exc.details.get("judged"):
                 # docker, the container or the tool failed, not the backup: say that.
                 raise PgError("cannot check backup %s (the backup itself was not judged): %s" % (path, exc.msg),
                               cause=cause)

@@ -25,7 +25,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
+    tool_failure, tool_judged_input, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import (
     MASK, is_derived_db, mask_text, parse_backup_name)
@@ -140,7 +140,35 @@ CAUSE_CASES = [
     ("missing-table", 'ERROR:  relation "_prisma_migrations" does not exist\nLINE 1: SELECT ...\n', "missing_table",
      "table _prisma_migrations does not exist"),
     ("corrupt-archive", "pg_restore: error: could not read from input file: end of file\n", None, ""),
+    # fault 9: a tool that cannot start, a container that is not there to run it
+    ("no-libpq", "/usr/lib/postgresql/15/bin/psql: error while loading shared libraries: libpq.so.5: cannot open "
+     "shared object file: No such file or directory\n", "no_library",
+     "psql cannot start: the shared library libpq.so.5 is missing on the server"),
+    ("no-python-module", "Traceback (most recent call last):\nModuleNotFoundError: No module named 'psycopg2'\n",
+     "no_python_module", "the Python module psycopg2 is missing on the server (a library, not the database"),
+    ("paused", "Error response from daemon: Container 88dfd599f6c1 is paused, unpause the container before exec\n",
+     "container_paused", "the database container 88dfd599f6c1 is paused (docker unpause 88dfd599f6c1)"),
+    ("restarting", "Error response from daemon: Container 88df is restarting, wait until the container is running\n",
+     "container_restarting", "the database container 88df is restarting"),
+    ("daemon-not-running", "Error response from daemon: container 88df is not running\n", "container_stopped",
+     "the database container 88df is not running"),
+    ("starting-up", 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  '
+     "the database system is starting up\n", "db_starting", "the database server is starting up (wait for it"),
 ]
+
+
+@pytest.mark.parametrize("tool,stderr,judged", [
+    ("pg_restore", "pg_restore: error: could not read from input file: end of file\n", True),
+    ("pg_restore", "pg_restore: [archiver] did not find magic string in file header\n", True),
+    ("pg_restore", "/usr/bin/pg_restore: error: input file does not appear to be a valid archive\n", True),
+    ("pg_restore", "pg_restore: error while loading shared libraries: libpq.so.5: cannot open shared object\n", False),
+    ("pg_restore", 'service "postgres" is not running\n', False),
+    ("pg_restore", "Error response from daemon: Container 88df is paused, unpause the container before exec\n", False),
+    ("pg_restore", "", False),
+])
+def test_tool_judged_input(tool, stderr, judged):
+    """Only the tool's own error about its input makes a backup 'truncated or corrupt?'."""
+    assert tool_judged_input(tool, stderr) is judged
 
 
 @pytest.mark.parametrize("stderr,cause,words", [c[1:] for c in CAUSE_CASES], ids=[c[0] for c in CAUSE_CASES])

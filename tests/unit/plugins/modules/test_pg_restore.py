@@ -506,3 +506,46 @@ def test_only_databases_derived_from_the_live_one_are_swapped(server, project, c
                                     "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % refused), result["msg"]
     assert server.calls() == []  # refused before any SQL ran
     assert server.state()["dbs"]["shop"] == {"rows": {"orders": 5}}
+
+
+# --------------------------------------------------------------------------- fault 9: each message names the real cause
+
+LIBPQ_MISSING = ("TOOL: error while loading shared libraries: libpq.so.5: cannot open shared object file: "
+                 "No such file or directory\n")
+REAL_CAUSE_CASES = [
+    # (id, args, server failure, message start (%s: the backup), words that must not be in it)
+    ("container-paused", {}, {"docker_exec": "Error response from daemon: Container 88dfd599f6c1 is paused, "
+                                             "unpause the container before exec\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the database container 88dfd599f6c1 is paused (docker unpause 88dfd599f6c1)",
+     ["truncated", "corrupt"]),
+    ("container-restarting", {}, {"docker_exec": "Error response from daemon: Container 88dfd599f6c1 is restarting, "
+                                                 "wait until the container is running\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the database container 88dfd599f6c1 is restarting", ["truncated", "corrupt"]),
+    ("docker-unknown-failure", {}, {"docker_exec": "no configuration file provided: not found\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): no configuration file provided", ["truncated", "corrupt"]),
+    ("host-tool-without-libpq", {"via": "host"}, {"host_tool": LIBPQ_MISSING},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (host) failed (exit code 127): "
+     "pg_restore cannot start: the shared library libpq.so.5 is missing on the server", ["truncated", "corrupt", "5433"]),
+]
+
+
+@pytest.mark.parametrize("args,fail,start,absent", [c[1:] for c in REAL_CAUSE_CASES], ids=[c[0] for c in REAL_CAUSE_CASES])
+def test_a_backup_check_that_could_not_run_names_why(server, project, capsys, args, fail, start, absent):
+    server.update(fail=fail)
+    path = str(FIX / "custom.dump")
+    result = run(args_for(project, path=path, **args), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(start % path), result["msg"]
+    assert [word for word in absent if word in result["msg"]] == []
+
+
+def test_a_host_tool_that_cannot_start_is_not_reported_as_unreachable(server, project, capsys):
+    """via=auto: a host psql without libpq is a missing library, not a wrong port or host."""
+    server.update(fail={"host_tool": LIBPQ_MISSING})
+    result = run(args_for(project, state="inspected", via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result.get("msg")
+    assert result["via_reason"].startswith("the host's psql cannot start: psql (host) failed (exit code 127): psql cannot "
+                                           "start: the shared library libpq.so.5 is missing on the server"), result["via_reason"]
+    assert "reach" not in result["via_reason"] and "5433" not in result["via_reason"]
