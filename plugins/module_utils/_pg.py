@@ -500,13 +500,20 @@ def compare_row_counts(before, restored, after=None):
 # --------------------------------------------------------------------------- parsers
 
 
-_VERSION = re.compile(r"(\d+(?:\.\d+)+|\d+(?:devel|beta\d*|rc\d*))")
+_VERSION = re.compile(r"(?:\(PostgreSQL\)\s+)?(\d+(?:\.\d+)*(?:devel|alpha\d*|beta\d*|rc\d*)?)")
 
 
 def parse_tool_version(text):
-    """'pg_dump (PostgreSQL) 15.18 (Debian ...)' -> '15.18'."""
-    match = _VERSION.search(text or "")
-    return match.group(1) if match else None
+    """'pg_dump (PostgreSQL) 15.18 (Debian ...)' -> '15.18'; also '18devel', '17beta1', '16rc1'."""
+    text = text or ""
+    match = re.search(r"\(PostgreSQL\)\s+(\d[^\s]*)", text) or _VERSION.search(text)
+    return _VERSION.match(match.group(1)).group(1) if match else None
+
+
+def major_version(version):
+    """The major version (int) of '15.18', '18devel', '17beta1', '16.2 (Debian 16.2-1)', '9.6.24'; None if none."""
+    match = re.match(r"\s*(\d+)", str(version or ""))
+    return int(match.group(1)) if match else None
 
 
 # TOC entry types of pg_restore --list, the longest ones first (types can have spaces).

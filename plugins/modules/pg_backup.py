@@ -107,6 +107,9 @@ notes:
   - The temporary name is C(.<name>.partial-<pid>) in O(backup_dir); only a SIGKILL of the
     module itself can leave one behind, and it never looks like a backup. The next run removes
     those of the same app and database whose process is gone (RV(removed_partials)).
+  - With O(via=host) the password is in a 0600 pgpass file in a 0700 directory
+    C(maverick-pg-<pid>-*) in the temporary directory, removed on every exit; one a SIGKILL left
+    behind is removed by the next pg_backup, pg_restore or release_facts run (not in check mode).
   - The sha256 of a directory-format backup is the sha256 of its sorted C(sha256sum)
     listing (C(<sha256>  <relative path>) lines).
 seealso:
@@ -247,7 +250,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
     parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
 
 
@@ -279,16 +282,6 @@ def existing_backups(backup_dir, app, database):
 
 
 PARTIAL_RE = re.compile(r"\A\.(?P<name>.+)\.partial-(?P<pid>[0-9]+)\Z")
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 def stale_partials(backup_dir, app, database, alive=pid_alive):

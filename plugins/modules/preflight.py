@@ -162,7 +162,7 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, compose_argv, docker_argv, git_argv
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, parse_tool_version
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, major_version, parse_tool_version
 
 PG_TOOLS = ("pg_dump", "pg_restore", "psql", "pg_isready")
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -191,9 +191,7 @@ def version_of(text):
 
 def major_of(text):
     """Major version of a PostgreSQL tool's --version output ('psql (PostgreSQL) 15.18 ...' -> 15)."""
-    version = parse_tool_version(text or "")
-    digits = re.match(r"\d+", version or "")
-    return int(digits.group(0)) if digits else None
+    return major_version(parse_tool_version(text or ""))
 
 
 def older(version, minimum):

@@ -22,7 +22,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
     compose_prefix, count_command_tags, create_database_sql, derived_db_name, describe_exit, detect_format,
     drop_database_sql, parse_iso, parse_row_counts,
-    parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
+    parse_swap_output, parse_toc, parse_tool_version, major_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
     tool_failure, tool_judged_input, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
@@ -432,6 +432,23 @@ def test_parse_toc_rejects_noise():
 ])
 def test_parse_tool_version(text, version):
     assert parse_tool_version(text) == version
+
+
+@pytest.mark.parametrize("text,version,major", [
+    ("pg_dump (PostgreSQL) 18devel\n", "18devel", 18),
+    ("pg_dump (PostgreSQL) 17beta1\n", "17beta1", 17),
+    ("pg_dump (PostgreSQL) 17rc1\n", "17rc1", 17),
+    ("pg_dump (PostgreSQL) 16.2 (Debian 16.2-1)\n", "16.2", 16),
+    ("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", "15.18", 15),
+    ("pg_dump (PostgreSQL) 9.6.24\n", "9.6.24", 9),
+    ("pg_dump (PostgreSQL) 17\n", "17", 17),
+    ("pg_dump (PostgreSQL) 14.1 (Ubuntu 14.1-1.pgdg20.04+1)\n", "14.1", 14),
+    ("garbage\n", None, None),
+])
+def test_tool_versions_of_every_shape(text, version, major):
+    """Fault 10: a development, beta or distribution version string never raises."""
+    assert parse_tool_version(text) == version
+    assert major_version(version) == major
 
 
 def test_parse_tool_version_fixture():
