@@ -39,6 +39,9 @@ _TREE_ENTRY_RE = re.compile(r"^\s*\S+\s+(%s)/\s*$" % unanchored("migration_name"
 _DB_CREATED_RE = re.compile(r"^\S+ database .+ created at ", re.MULTILINE)
 
 DEFAULT_COMMAND = ["bunx", "--bun", "prisma"]
+# Programs that run a package's CLI and, by default, download the package when it is not installed.
+PACKAGE_RUNNERS = ("bunx", "npx", "pnpx", "pnpm", "yarn", "bun", "npm")
+NO_INSTALL = "--no-install"
 TABLE_COLUMNS = ("migration_name", "checksum", "started_at", "finished_at",
                  "rolled_back_at", "applied_steps_count", "logs")
 
@@ -178,6 +181,46 @@ def describe_database(conn):
     """user@host:port/db (no password), for messages and results."""
     return "%s@%s:%s/%s" % (conn.get("user") or "", conn.get("host") or "localhost",
                             conn.get("port"), conn.get("dbname"))
+
+
+# ------------------------------------------------------------------ the installed CLI
+
+def local_prisma_cli(prisma_dir, project_dir):
+    """node_modules/.bin/prisma in prisma_dir or a directory above it up to project_dir, else None
+    (where bunx/npx find the project's own CLI)."""
+    here = os.path.normpath(prisma_dir)
+    top = os.path.normpath(project_dir)
+    while True:
+        path = os.path.join(here, "node_modules", ".bin", "prisma")
+        if os.path.isfile(path):
+            return path
+        if here == top or os.path.dirname(here) == here or not here.startswith(top + os.sep):
+            return None
+        here = os.path.dirname(here)
+
+
+def is_package_runner(command):
+    return bool(command) and os.path.basename(command[0]) in PACKAGE_RUNNERS
+
+
+def offline_command(command):
+    """The command with the package runner told never to download (`bunx --no-install`,
+    `npx --no-install`, `bun x --no-install`); other commands as they are."""
+    command = list(command)
+    program = os.path.basename(command[0]) if command else ""
+    at = {"bunx": 1, "npx": 1}.get(program)
+    if program == "bun" and command[1:2] == ["x"]:
+        at = 2
+    if at is None or NO_INSTALL in command:
+        return command
+    return command[:at] + [NO_INSTALL] + command[at:]
+
+
+def not_installed_message(command, prisma_dir, project_dir):
+    return ("the Prisma CLI is not installed in the project: no node_modules/.bin/prisma in %s or %s, and %s would "
+            "download it from the npm registry, which prisma_migrate never does; install the app's dependencies "
+            "(bun install or npm ci in %s), or give command as the path of an installed prisma"
+            % (prisma_dir, project_dir, os.path.basename(command[0]), project_dir))
 
 
 # ------------------------------------------------------------------ argv builders
@@ -685,6 +728,7 @@ class PrismaMigrate(object):
         self.p = module.params
         self.conn = None
         self.runner = None
+        self.command = None
         self.prisma_dir = None
         self.migrations_dir = None
         self.local = []
@@ -745,6 +789,10 @@ class PrismaMigrate(object):
             self.fail("command must not be empty")
         if not os.path.isabs(p["command"][0]) and not self.module.get_bin_path(p["command"][0]):
             self.fail("Prisma command %r not found on PATH" % p["command"][0])
+        # Never a download at run time: a package runner runs the project's installed CLI only.
+        if is_package_runner(p["command"]) and not local_prisma_cli(self.prisma_dir, p["project_dir"]):
+            self.fail(not_installed_message(p["command"], self.prisma_dir, p["project_dir"]))
+        self.command = offline_command(p["command"])
         if p["read_table"]:
             why = self.psql_unavailable()
             if why:
@@ -824,7 +872,7 @@ class PrismaMigrate(object):
 
     # ------------------------------------------------------------------ probes
     def prisma(self, action, migration=None):
-        argv = build_prisma_argv(self.p["command"], action, migration, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, action, migration, self.p["schema"], self.p["config"])
         res = self.runner.run(argv)
         self.result.update(rc=res["rc"], cmd=res["cmd"], stdout=res["stdout"], stderr=res["stderr"])
         return res
@@ -953,7 +1001,7 @@ class PrismaMigrate(object):
         word = action.replace("_", " ")
         if not plan["run"]:
             self.exit("migration %s is already %s" % (name, word))
-        argv = build_prisma_argv(self.p["command"], action, name, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, action, name, self.p["schema"], self.p["config"])
         if self.module.check_mode:
             self.result.update(changed=plan["changed"], planned_cmd=self.runner_cmd(argv))
             if plan["changed"]:
@@ -1029,7 +1077,7 @@ class PrismaMigrate(object):
             with os.fdopen(fd, "w") as handle:
                 handle.write(self.p["to_schema_content"])
             label = "the given schema"
-        argv = build_prisma_argv(self.p["command"], "diff", config=self.p["config"], to_schema=schema)
+        argv = build_prisma_argv(self.command, "diff", config=self.p["config"], to_schema=schema)
         res = self.runner.run(argv)
         self.result.update(rc=res["rc"], cmd=res["cmd"], stdout=res["stdout"], stderr=res["stderr"])
         parsed = parse_diff(res["rc"], res["stdout"], res["stderr"])
@@ -1045,7 +1093,7 @@ class PrismaMigrate(object):
             parsed["statements"], "" if parsed["statements"] == 1 else "s", label))
 
     def check_deploy(self):
-        argv = build_prisma_argv(self.p["command"], "deploy", None, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, "deploy", None, self.p["schema"], self.p["config"])
         st, res, _rows = self.status(table_required=self.p["read_table"], table_wanted=True)
         if st["diagnostic"] in ("error", "unknown"):
             if st["error"] and st["error"]["code"] == "P1003":
