@@ -645,13 +645,120 @@ def check_plain(head, tail):
     if CLUSTER_MARK in head:
         return ("this is a pg_dumpall cluster dump (roles, several databases, \\connect); "
                 "restore one database's dump instead")
-    if re.search(r"^\\(connect|c)\s", text, re.M) or re.search(r"^CREATE DATABASE\s", text, re.M):
+    if re.search(r"^CREATE DATABASE\s", text, re.M):
         return ("the SQL creates or connects to its own database (pg_dump --create); it would not "
                 "restore into the target database: dump without --create")
     if PLAIN_MARK in head and PLAIN_DONE not in tail:
         return ("plain SQL dump is truncated: pg_dump's last line '-- PostgreSQL database dump "
                 "complete' is missing")
     return ""
+
+
+# psql meta-commands in a plain SQL file. psql runs them on the server as the restoring user
+# (\! runs a shell, \o and \copy ... to write files: CVE-2025-8714), so a file with any of
+# them is refused, but the \restrict <key> ... \unrestrict <key> guards current pg_dump
+# versions write around the dump (psql itself refuses other meta-commands between them).
+_SQL_TOKEN = re.compile(r"""--|/\*|(?<![A-Za-z0-9_])[Ee]'|'|"|(?<![A-Za-z0-9_$])\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$|\\""")
+_COPY_FROM_STDIN = re.compile(r"\ACOPY\s.*\sFROM\s+stdin\s*;\s*\Z", re.I | re.S)
+_GUARD = re.compile(r"\A\\(restrict|unrestrict)[ \t]+([A-Za-z0-9]+)[ \t]*\Z")
+
+
+def _skip_quoted(line, start, quote):
+    """Index after the end of a quoted part that starts inside line at start, or None when it goes on.
+
+    quote: "'" (standard string), "E'" (backslash escapes), '"' (identifier) or a dollar tag."""
+    if quote not in ("'", "E'", '"'):
+        end = line.find(quote, start)
+        return None if end < 0 else end + len(quote)
+    mark = quote[-1]
+    i = start
+    while i < len(line):
+        char = line[i]
+        if quote == "E'" and char == "\\":
+            i += 2
+            continue
+        if char == mark:
+            if line[i + 1:i + 2] == mark:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return None
+
+
+def psql_meta_commands(lines):
+    """(line number, command text) of every psql meta-command in an SQL script, in order.
+
+    Backslashes inside strings, quoted identifiers, dollar quotes, comments and COPY ... FROM
+    stdin data are not meta-commands; a backslash anywhere else is one (psql runs it also in
+    the middle of a line)."""
+    quote = None  # the quoted part or comment the previous line left open
+    depth = 0  # nesting of /* */ comments
+    copy = False
+    for number, line in enumerate(lines, 1):
+        if copy:
+            copy = line.rstrip("\r\n") != "\\."
+            continue
+        i = 0
+        statement_end = True
+        while i < len(line):
+            if quote == "/*":
+                close, open_ = line.find("*/", i), line.find("/*", i)
+                if open_ >= 0 and (close < 0 or open_ < close):
+                    depth, i = depth + 1, open_ + 2
+                elif close >= 0:
+                    depth, i = depth - 1, close + 2
+                    quote = None if depth == 0 else quote
+                else:
+                    break
+                continue
+            if quote:
+                end = _skip_quoted(line, i, quote)
+                if end is None:
+                    break
+                quote, i = None, end
+                continue
+            token = _SQL_TOKEN.search(line, i)
+            if not token:
+                break
+            text = token.group(0)
+            if text == "--":
+                break
+            if text == "\\":
+                yield number, line[token.start():].strip()
+                statement_end = False
+                break
+            quote = {"/*": "/*", "'": "'", '"': '"'}.get(text, "E'" if text[0] in "Ee" else text)
+            depth = 1 if text == "/*" else depth
+            i = token.end()
+        if quote is None and statement_end and _COPY_FROM_STDIN.match(line.strip()):
+            copy = True
+
+
+def meta_command_problem(lines):
+    """Why an SQL script must not run through psql ('' = only pg_dump's guards, or none)."""
+    key = None
+    for number, command in psql_meta_commands(lines):
+        guard = _GUARD.match(command)
+        name = command.split()[0]
+        if guard and guard.group(1) == "restrict" and key is None:
+            key = guard.group(2)
+            continue
+        if guard and guard.group(1) == "unrestrict" and guard.group(2) == key:
+            key = False  # closed: anything after it is refused
+            continue
+        why = ("pg_dump --create or pg_dumpall writes it to switch databases" if name in ("\\connect", "\\c")
+               else "a pg_dump plain dump runs none but its \\restrict/\\unrestrict guards")
+        return ("line %d runs the psql meta-command %s (%s): %s, and psql would run it on the database server as "
+                "the restoring user: refusing the file" % (number, name, command[:80], why))
+    return ""
+
+
+def scan_plain_sql(path, compression=None):
+    """meta_command_problem of a plain SQL file (gzip read as a stream), reading it line by line."""
+    opener = gzip.open if compression == "gzip" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+        return meta_command_problem(handle)
 
 
 def read_head_tail(path, head_size=HEAD_BYTES, tail_size=TAIL_BYTES):
@@ -728,7 +835,7 @@ def detect_format(path):
     if kind == "custom" and len(head) < 64:
         raise PgError("backup %s is truncated: a custom-format header alone" % path)
     if kind == "plain":
-        problem = check_plain(head, tail)
+        problem = check_plain(head, tail) or scan_plain_sql(path, compression)
         if problem:
             raise PgError("backup %s: %s" % (path, problem))
     return {"format": kind, "compression": compression, "size": size, "kind": "file"}

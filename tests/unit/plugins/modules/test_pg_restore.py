@@ -549,3 +549,55 @@ def test_a_host_tool_that_cannot_start_is_not_reported_as_unreachable(server, pr
     assert result["via_reason"].startswith("the host's psql cannot start: psql (host) failed (exit code 127): psql cannot "
                                            "start: the shared library libpq.so.5 is missing on the server"), result["via_reason"]
     assert "reach" not in result["via_reason"] and "5433" not in result["via_reason"]
+
+
+# --------------------------------------------------------------------------- fault 2: no psql meta-commands
+
+REAL_PLAIN = (FIX / "plain_restrict.sql").read_text()  # pg_dump -Fp 15.18 of the sandbox image (\restrict guards)
+BODY_AT = REAL_PLAIN.index("SET statement_timeout")
+
+META_CASES = [
+    # (id, text inserted after the \restrict line's block, refused command or None)
+    ("real-pg_dump-output", "", None),
+    ("shell", "\\! touch pwned\n", "\\!"),
+    ("output-to-file", "\\o /tmp/x\n", "\\o"),
+    ("copy-to-file", "\\copy public.notes to '/tmp/x'\n", "\\copy"),
+    ("mid-line", "SELECT 1; \\! id\n", "\\!"),
+    ("after-a-string", "SELECT 'a''b'; \\setenv PAGER x\n", "\\setenv"),
+    ("connect", "\\connect other\n", "\\connect"),
+    ("second-restrict-key", "\\unrestrict 43KncPgWp0MAZtAgu5sWoE0gFpVNbmjCTRwnxpf4XGxQnaYTvde076wgxMufRJM\n"
+                            "\\! touch pwned\n", "\\!"),  # anything after the guard is closed
+    ("multi-line-string", "SELECT 'a\n\\! inside a string';\n", None),
+    ("nested-comment", "/* a /* b */ \\! still a comment */ SELECT 1;\n", None),
+    ("after-a-dollar-quote", "DO $$ BEGIN NULL; END $$; \\o /tmp/x\n", "\\o"),
+    ("in-a-string", "SELECT '\\! not a command';\n", None),
+    ("in-an-e-string", "SELECT E'it\\'s \\\\! no';\n", None),
+    ("in-a-dollar-quote", "DO $x$ BEGIN PERFORM '\\o /tmp/x'; END $x$;\n", None),
+    ("in-a-comment", "-- \\! only a comment\n/* \\o /tmp/x */ SELECT 1;\n", None),
+    ("in-copy-data", "COPY public.t (a) FROM stdin;\n\\\\! data\n\\.\n", None),
+    ("after-copy-data", "COPY public.t (a) FROM stdin;\nx\n\\.\n\\! touch pwned\n", "\\!"),
+]
+
+
+@pytest.mark.parametrize("inserted,refused", [c[1:] for c in META_CASES], ids=[c[0] for c in META_CASES])
+def test_plain_sql_with_psql_meta_commands_is_refused(server, project, capsys, tmp_path, inserted, refused):
+    path = tmp_path / "dump.sql"
+    path.write_text(REAL_PLAIN[:BODY_AT] + inserted + REAL_PLAIN[BODY_AT:])
+    result = run(args_for(project, path=str(path), state="restored_scratch"), capsys)
+    if refused is None:
+        assert result["_rc"] == 0, result.get("msg")
+        return
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("backup %s: line " % path), result["msg"]
+    assert "runs the psql meta-command %s " % refused in result["msg"], result["msg"]
+    assert not [c for c in server.calls() if c["tool"] == "psql" and "--single-transaction" in c["argv"]]
+    assert server.dbs() == ["lifetracker", "postgres"]  # refused at verification: nothing created
+
+
+def test_gzipped_plain_sql_is_scanned_too(server, project, capsys, tmp_path):
+    import gzip
+    path = tmp_path / "dump.sql.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(REAL_PLAIN[:BODY_AT] + "\\! touch pwned\n" + REAL_PLAIN[BODY_AT:])
+    result = run(args_for(project, path=str(path)), capsys)
+    assert result["_rc"] == 1 and "runs the psql meta-command \\! " in result["msg"], result.get("msg")
