@@ -23,7 +23,7 @@ description:
     a manifest every data block is read (C(pg_restore -f /dev/null)); a gzip stream is read
     to its trailer; a plain pg_dump script must end with pg_dump's completion line, must
     not create or connect to its own database and must not contain any psql meta-command
-    (C(\\!), C(\\o), C(\\copy), C(\\connect), ...) but the C(\\restrict <key>) / C(\\unrestrict <key>)
+    (C(\!), C(\o), C(\copy), C(\connect), ...) but the C(\restrict <key>) / C(\unrestrict <key>)
     guards current pg_dump versions write; psql would run them on the server as the restoring user.
   - Plain SQL is restored with C(psql --single-transaction -v ON_ERROR_STOP=1) fed on stdin
     (all or nothing); custom, tar and directory archives with C(pg_restore --exit-on-error
