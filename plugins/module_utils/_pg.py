@@ -5,7 +5,7 @@
 
 Everything here is a small function without side effects on the database: argument
 list builders, parsers of the tools' output, format detection, backup names,
-retention selection, manifests, masking. The process plumbing (running the tools,
+retention selection, manifests (names and masking come from _rules). The process plumbing (running the tools,
 streaming dumps) lives in _pg_runner.py.
 """
 
@@ -20,10 +20,10 @@ import re
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_exec_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, is_valid, mask_text
 
 
 CHUNK = 1 << 20  # streaming block size: memory stays flat whatever the dump size
-MASK = "********"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 
@@ -35,24 +35,6 @@ class PgError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.details = details
-
-
-# --------------------------------------------------------------------------- masking
-
-
-_URI_PW = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
-_KV_PW = re.compile(r"((?:PGPASSWORD|POSTGRES_PASSWORD|password)\s*[=:]\s*)(\S+)", re.I)
-
-
-def mask(text, secrets=()):
-    """Replace every secret, URI password and password=... value by ********."""
-    if text is None:
-        return text
-    text = str(text)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    text = _URI_PW.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    return _KV_PW.sub(lambda m: m.group(1) + MASK, text)
 
 
 def tail_lines(text, count=8, width=2000):
@@ -76,6 +58,19 @@ def describe_exit(rc):
 # What a client tool's or docker's stderr means, first match wins: (cause, pattern, message).
 # The message names the real cause and what to do; {0}, {1} are the pattern's groups.
 FAILURE_CAUSES = [
+    ("no_library", r"(?:[^\s:]*/)?([\w.-]+): error while loading shared libraries: ([^:\s]+)",
+     "{0} cannot start: the shared library {1} is missing on the server (apt-get install --reinstall "
+     "postgresql-client libpq5)"),
+    ("no_python_module", r"(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?",
+     "the Python module {0} is missing on the server (a library, not the database: install its package, "
+     "e.g. apt-get install python3-{0})"),
+    ("container_paused", r"[Cc]ontainer ([0-9a-f]+) is paused", "the database container {0} is paused (docker unpause {0})"),
+    ("container_restarting", r"[Cc]ontainer ([0-9a-f]+) is restarting",
+     "the database container {0} is restarting (a crash loop? docker compose logs; docker compose ps)"),
+    ("container_stopped", r"[Cc]ontainer ([0-9a-f]+) is not running",
+     "the database container {0} is not running (docker compose ps; docker compose up -d)"),
+    ("db_starting", r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)",
+     "the database server is {0} (wait for it, then run again)"),
     ("docker_daemon", r"Cannot connect to the Docker daemon|Is the docker daemon running\?",
      "the docker daemon does not answer (systemctl start docker)"),
     ("docker_permission", r"permission denied while trying to connect to the Docker daemon",
@@ -104,13 +99,22 @@ FAILURE_CAUSES = [
 ]
 _FAILURE_RES = [(cause, re.compile(pattern), text) for cause, pattern, text in FAILURE_CAUSES]
 
+# Causes that mean the tool itself could not start (it never looked at its input or the server).
+START_CAUSES = ("no_library", "no_python_module", "no_tool", "cannot_start")
 # Causes outside the tool's own input: docker, the container, the tools themselves.
 # A backup read that fails for one of these says nothing about the backup.
 INFRASTRUCTURE_CAUSES = ("docker_daemon", "docker_permission", "no_compose", "not_running", "no_service",
-                         "no_tool_in_container", "no_tool", "no_docker", "cannot_start")
+                         "no_tool_in_container", "no_docker", "container_paused", "container_restarting",
+                         "container_stopped") + START_CAUSES
 # Causes that mean the database server could not be reached or refused the login.
 CONNECTION_CAUSES = ("auth", "no_password", "no_role", "no_database", "refused", "no_socket", "host_unknown",
-                     "timeout")
+                     "timeout", "db_starting")
+
+
+def tool_judged_input(tool, stderr):
+    """True when the tool itself ran and reported an error (`pg_restore: error: ...`), so a failure is
+    about its input, not about docker, the container or the tool's installation."""
+    return re.search(r"^(?:\S*/)?%s: (?:error: |fatal: |\[archiver)" % re.escape(tool), stderr or "", re.M) is not None
 
 
 def failure_cause(stderr):
@@ -124,20 +128,18 @@ def failure_cause(stderr):
 
 def tool_failure(tool, rc, stderr, secrets=()):
     """One clear message: tool, exit code, the real cause when known, the last stderr lines, secrets masked."""
-    last = tail_lines(mask(stderr, secrets))
+    last = tail_lines(mask_text(stderr, secrets))
     _cause, reason = failure_cause(stderr)
     msg = "%s failed (%s)" % (tool, describe_exit(rc))
     if reason:
-        msg += ": " + mask(reason, secrets)
+        msg += ": " + mask_text(reason, secrets)
     return msg + (": " + last if last else "")
 
 
 # --------------------------------------------------------------------------- names
 
 
-_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-_COMMIT = re.compile(r"^[0-9a-fA-F]{4,40}$")
+APP_NAME_MAX = 64
 TS_FORMAT = "%Y%m%dT%H%M%SZ"
 DB_TS_FORMAT = "%Y%m%d%H%M%S"
 
@@ -148,13 +150,15 @@ def check_db_name(name, what="database"):
         return "%s name is empty" % what
     if len(name.encode()) > 63:
         return "%s name %r is longer than 63 bytes (PostgreSQL would truncate it)" % (what, name)
-    if not _DB_NAME.match(name):
+    if not is_valid("db_name", name):
         return "%s name %r: use letters, digits, _ and - (no leading digit)" % (what, name)
     return ""
 
 
 def check_app_name(name):
-    if not name or not _APP_NAME.match(name):
+    if name and len(name) > APP_NAME_MAX:
+        return "app %r is longer than %d characters" % (name, APP_NAME_MAX)
+    if not is_valid("app_name", name):
         return "app %r: use letters, digits, '.' and '-' (no '_': it separates the name's fields)" % (name,)
     return ""
 
@@ -163,7 +167,7 @@ def short_commit(commit, length=12):
     """Normalised short commit for file names: lower-case hex, or 'unknown'."""
     if not commit or commit == "unknown":
         return "unknown"
-    if not _COMMIT.match(commit):
+    if not is_valid("sha", commit):
         raise PgError("commit %r is not a git SHA (4-40 hex digits)" % (commit,))
     return commit.lower()[:length]
 
@@ -178,17 +182,6 @@ def backup_name(app, database, when, commit, seq=0):
     return "%s_%s_%s_%s%s.dump" % (app, database, utc_stamp(when), short_commit(commit), suffix)
 
 
-def parse_backup_name(name, app, database):
-    """Fields of one of our backup names for this app and database, else None."""
-    pattern = r"^%s_%s_(\d{8}T\d{6}Z)_([0-9a-f]{4,40}|unknown)(?:-(\d+))?\.dump$" % (
-        re.escape(app), re.escape(database))
-    match = re.match(pattern, name)
-    if not match:
-        return None
-    return {"name": name, "stamp": match.group(1), "commit": match.group(2),
-            "seq": int(match.group(3) or 0)}
-
-
 def derived_db_name(database, kind, when):
     """`<db>_restore_<ts>`, `<db>_pre_restore_<ts>`, `<db>_verify_<ts>`; checked length."""
     name = "%s_%s_%s" % (database, kind, utc_stamp(when, DB_TS_FORMAT))
@@ -197,14 +190,6 @@ def derived_db_name(database, kind, when):
         raise PgError(problem)
     return name
 
-
-DERIVED_KINDS = ("restore", "pre_restore", "verify")
-
-
-def is_derived_db(name, database):
-    """True when name is one of the scratch/pre-restore/verify databases of database."""
-    return any(re.match(r"^%s_%s_\d{14}$" % (re.escape(database), kind), name)
-               for kind in DERIVED_KINDS)
 
 
 # --------------------------------------------------------------------------- retention
@@ -515,13 +500,20 @@ def compare_row_counts(before, restored, after=None):
 # --------------------------------------------------------------------------- parsers
 
 
-_VERSION = re.compile(r"(\d+(?:\.\d+)+|\d+(?:devel|beta\d*|rc\d*))")
+_VERSION = re.compile(r"(?:\(PostgreSQL\)\s+)?(\d+(?:\.\d+)*(?:devel|alpha\d*|beta\d*|rc\d*)?)")
 
 
 def parse_tool_version(text):
-    """'pg_dump (PostgreSQL) 15.18 (Debian ...)' -> '15.18'."""
-    match = _VERSION.search(text or "")
-    return match.group(1) if match else None
+    """'pg_dump (PostgreSQL) 15.18 (Debian ...)' -> '15.18'; also '18devel', '17beta1', '16rc1'."""
+    text = text or ""
+    match = re.search(r"\(PostgreSQL\)\s+(\d[^\s]*)", text) or _VERSION.search(text)
+    return _VERSION.match(match.group(1)).group(1) if match else None
+
+
+def major_version(version):
+    """The major version (int) of '15.18', '18devel', '17beta1', '16.2 (Debian 16.2-1)', '9.6.24'; None if none."""
+    match = re.match(r"\s*(\d+)", str(version or ""))
+    return int(match.group(1)) if match else None
 
 
 # TOC entry types of pg_restore --list, the longest ones first (types can have spaces).
@@ -653,13 +645,120 @@ def check_plain(head, tail):
     if CLUSTER_MARK in head:
         return ("this is a pg_dumpall cluster dump (roles, several databases, \\connect); "
                 "restore one database's dump instead")
-    if re.search(r"^\\(connect|c)\s", text, re.M) or re.search(r"^CREATE DATABASE\s", text, re.M):
+    if re.search(r"^CREATE DATABASE\s", text, re.M):
         return ("the SQL creates or connects to its own database (pg_dump --create); it would not "
                 "restore into the target database: dump without --create")
     if PLAIN_MARK in head and PLAIN_DONE not in tail:
         return ("plain SQL dump is truncated: pg_dump's last line '-- PostgreSQL database dump "
                 "complete' is missing")
     return ""
+
+
+# psql meta-commands in a plain SQL file. psql runs them on the server as the restoring user
+# (\! runs a shell, \o and \copy ... to write files: CVE-2025-8714), so a file with any of
+# them is refused, but the \restrict <key> ... \unrestrict <key> guards current pg_dump
+# versions write around the dump (psql itself refuses other meta-commands between them).
+_SQL_TOKEN = re.compile(r"""--|/\*|(?<![A-Za-z0-9_])[Ee]'|'|"|(?<![A-Za-z0-9_$])\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$|\\""")
+_COPY_FROM_STDIN = re.compile(r"\ACOPY\s.*\sFROM\s+stdin\s*;\s*\Z", re.I | re.S)
+_GUARD = re.compile(r"\A\\(restrict|unrestrict)[ \t]+([A-Za-z0-9]+)[ \t]*\Z")
+
+
+def _skip_quoted(line, start, quote):
+    """Index after the end of a quoted part that starts inside line at start, or None when it goes on.
+
+    quote: "'" (standard string), "E'" (backslash escapes), '"' (identifier) or a dollar tag."""
+    if quote not in ("'", "E'", '"'):
+        end = line.find(quote, start)
+        return None if end < 0 else end + len(quote)
+    mark = quote[-1]
+    i = start
+    while i < len(line):
+        char = line[i]
+        if quote == "E'" and char == "\\":
+            i += 2
+            continue
+        if char == mark:
+            if line[i + 1:i + 2] == mark:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return None
+
+
+def psql_meta_commands(lines):
+    """(line number, command text) of every psql meta-command in an SQL script, in order.
+
+    Backslashes inside strings, quoted identifiers, dollar quotes, comments and COPY ... FROM
+    stdin data are not meta-commands; a backslash anywhere else is one (psql runs it also in
+    the middle of a line)."""
+    quote = None  # the quoted part or comment the previous line left open
+    depth = 0  # nesting of /* */ comments
+    copy = False
+    for number, line in enumerate(lines, 1):
+        if copy:
+            copy = line.rstrip("\r\n") != "\\."
+            continue
+        i = 0
+        statement_end = True
+        while i < len(line):
+            if quote == "/*":
+                close, open_ = line.find("*/", i), line.find("/*", i)
+                if open_ >= 0 and (close < 0 or open_ < close):
+                    depth, i = depth + 1, open_ + 2
+                elif close >= 0:
+                    depth, i = depth - 1, close + 2
+                    quote = None if depth == 0 else quote
+                else:
+                    break
+                continue
+            if quote:
+                end = _skip_quoted(line, i, quote)
+                if end is None:
+                    break
+                quote, i = None, end
+                continue
+            token = _SQL_TOKEN.search(line, i)
+            if not token:
+                break
+            text = token.group(0)
+            if text == "--":
+                break
+            if text == "\\":
+                yield number, line[token.start():].strip()
+                statement_end = False
+                break
+            quote = {"/*": "/*", "'": "'", '"': '"'}.get(text, "E'" if text[0] in "Ee" else text)
+            depth = 1 if text == "/*" else depth
+            i = token.end()
+        if quote is None and statement_end and _COPY_FROM_STDIN.match(line.strip()):
+            copy = True
+
+
+def meta_command_problem(lines):
+    """Why an SQL script must not run through psql ('' = only pg_dump's guards, or none)."""
+    key = None
+    for number, command in psql_meta_commands(lines):
+        guard = _GUARD.match(command)
+        name = command.split()[0]
+        if guard and guard.group(1) == "restrict" and key is None:
+            key = guard.group(2)
+            continue
+        if guard and guard.group(1) == "unrestrict" and guard.group(2) == key:
+            key = False  # closed: anything after it is refused
+            continue
+        why = ("pg_dump --create or pg_dumpall writes it to switch databases" if name in ("\\connect", "\\c")
+               else "a pg_dump plain dump runs none but its \\restrict/\\unrestrict guards")
+        return ("line %d runs the psql meta-command %s (%s): %s, and psql would run it on the database server as "
+                "the restoring user: refusing the file" % (number, name, command[:80], why))
+    return ""
+
+
+def scan_plain_sql(path, compression=None):
+    """meta_command_problem of a plain SQL file (gzip read as a stream), reading it line by line."""
+    opener = gzip.open if compression == "gzip" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+        return meta_command_problem(handle)
 
 
 def read_head_tail(path, head_size=HEAD_BYTES, tail_size=TAIL_BYTES):
@@ -736,7 +835,7 @@ def detect_format(path):
     if kind == "custom" and len(head) < 64:
         raise PgError("backup %s is truncated: a custom-format header alone" % path)
     if kind == "plain":
-        problem = check_plain(head, tail)
+        problem = check_plain(head, tail) or scan_plain_sql(path, compression)
         if problem:
             raise PgError("backup %s: %s" % (path, problem))
     return {"format": kind, "compression": compression, "size": size, "kind": "file"}

@@ -16,17 +16,18 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CHUNK, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
+    CHUNK, START_CAUSES, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
     database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
-    parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
-    restore_plan, swap_script, terminate_sql, tool_failure, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
+    major_version, parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
+    restore_plan, swap_script, terminate_sql, tool_failure, tool_judged_input, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
     TABLE_COUNT_SQL)
 
 F_SETPIPE_SZ = 1031  # Linux; fcntl.F_SETPIPE_SZ exists from Python 3.10 only
@@ -54,6 +55,46 @@ def pgpass_line(password):
     return "*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:")
 
 
+TMP_PREFIX = "maverick-pg-"  # + <pid>-: the 0700 directory of a run's pgpass file and captured output
+_TMP_DIR = re.compile(r"\A%s(?P<pid>[0-9]+)-" % re.escape(TMP_PREFIX))
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def remove_stale_tmpdirs(alive=pid_alive):
+    """Remove the temporary directories (with their 0600 pgpass file) of runs that are gone.
+
+    Only a SIGKILL leaves one behind (every other exit removes it); the pid in the name
+    says whose it is. Our own user's directories only. Returns the paths removed."""
+    base = tempfile.gettempdir()
+    removed = []
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TMP_DIR.match(entry)
+        path = os.path.join(base, entry)
+        if not match or int(match.group("pid")) == os.getpid() or alive(int(match.group("pid"))):
+            continue
+        try:
+            if os.lstat(path).st_uid != os.getuid() or os.path.islink(path):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 class Runner:
     """Runs one client tool at a time for a resolved connection (see _pg.resolve_connection).
 
@@ -68,7 +109,11 @@ class Runner:
         self.docker = docker
         self.which = which
         self.secrets = [s for s in secrets if s]
-        self.tmpdir = tempfile.mkdtemp(prefix="maverick-pg-")  # 0700
+        self.tmpdir = None
+        if conn["via"] != "host" and not docker:
+            raise PgError("via: compose needs the docker CLI (with the compose plugin) on the host "
+                          "(apt-get install docker.io docker-compose-plugin)", cause="no_docker")
+        self.tmpdir = tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, os.getpid()))  # 0700
         self.env = dict(os.environ)
         self.env.update({"LC_ALL": "C", "LANG": "C", "PGCONNECT_TIMEOUT": "10",
                          "PGAPPNAME": "maverick.rollback"})
@@ -84,9 +129,6 @@ class Runner:
                 self.env["PGPASSFILE"] = passfile
                 self.env.pop("PGPASSWORD", None)
         else:
-            if not docker:
-                raise PgError("via: compose needs the docker CLI (with the compose plugin) on the host "
-                              "(apt-get install docker.io docker-compose-plugin)", cause="no_docker")
             self.container_env = {"LC_ALL": "C", "PGCONNECT_TIMEOUT": "10", "PGAPPNAME": "maverick.rollback"}
             if password:
                 # Local socket auth is usually trust in the container; when it is not,
@@ -95,12 +137,17 @@ class Runner:
                 self.env_names = ["PGPASSWORD"]
 
     def close(self):
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
 
     # ------------------------------------------------------------------ argv
 
-    def label(self, tool_argv):
+    def label(self, tool_argv, started=True):
+        """'psql (host, 127.0.0.1:5433)'; without the address when the tool never started."""
         if self.conn["via"] == "host":
+            if not started:
+                return "%s (host)" % tool_argv[0]
             return "%s (host, %s:%s)" % (tool_argv[0], self.conn["host"], self.conn["port"])
         return "%s (docker compose exec %s)" % (tool_argv[0], self.conn["service"])
 
@@ -113,15 +160,19 @@ class Runner:
             return [path] + list(tool_argv[1:])
         return compose_prefix(self.docker, self.conn, self.env_names, self.container_env) + list(tool_argv)
 
-    def failure(self, label, rc, stderr, suffix=""):
-        """PgError for a failed tool: exit code, real cause, last stderr lines (and why this path)."""
+    def failure(self, tool_argv, rc, stderr, suffix=""):
+        """PgError for a failed tool: exit code, real cause, last stderr lines (and why this path).
+
+        details: rc, cause (see _pg.FAILURE_CAUSES), judged (the tool ran and rejected its input)."""
+        cause = failure_cause(stderr)[0]
+        label = self.label(tool_argv, started=cause not in START_CAUSES)
         msg = tool_failure(label, rc, stderr, self.secrets) + suffix
         if self.note:
             msg = "%s, and %s" % (self.note, msg)
-        return PgError(msg, rc=rc, cause=failure_cause(stderr)[0])
+        return PgError(msg, rc=rc, cause=cause, judged=tool_judged_input(tool_argv[0], stderr))
 
     def fail(self, tool_argv, rc, stderr):
-        return self.failure(self.label(tool_argv), rc, stderr)
+        return self.failure(tool_argv, rc, stderr)
 
     # ------------------------------------------------------------------ running
 
@@ -177,7 +228,7 @@ class Runner:
                                   % (dest, size, exc.strerror or exc, self.label(tool_argv)))
             rc = proc.wait()
             if rc != 0:
-                raise self.failure(self.label(tool_argv), rc, _read_tail(err), " (partial file removed)")
+                raise self.failure(tool_argv, rc, _read_tail(err), " (partial file removed)")
             try:
                 os.fsync(fd)
             except OSError as exc:
@@ -228,14 +279,14 @@ class Runner:
                 proc.kill()
                 proc.wait()
                 raise PgError("reading %s failed: %s; stopped %s before it could commit anything"
-                              % (src, exc or type(exc).__name__, self.label(tool_argv)))
+                              % (src, exc or type(exc).__name__, self.label(tool_argv)), judged=True)
             try:
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
             rc = proc.wait()
             if rc != 0:
-                raise self.failure(self.label(tool_argv), rc, _read_tail(err))
+                raise self.failure(tool_argv, rc, _read_tail(err))
             finished = True
             out.seek(0)
             return out
@@ -378,24 +429,44 @@ def open_ops(module, conn, secrets, tool="psql", need_version=False):
     version read here (no second query).
     """
     which = module.get_bin_path
+    if not getattr(module, "check_mode", False):
+        remove_stale_tmpdirs()
     if conn["via"] != "auto":
         docker = which("docker") if conn["via"] == "compose" else None
         return PgOps(Runner(conn, docker=docker, which=which, secrets=secrets)), None
     reason = "no %s on the host" % tool
     if which(tool):
         host = Runner(dict(conn, via="host"), which=which, secrets=secrets)
+        fits = False
         try:
             ops = PgOps(host)
-            client = (parse_tool_version(host.check([tool, "--version"])) or "0") if need_version else None
-            server, server_num = ops.server_version()
-            if not need_version or int(client.split(".")[0]) >= server_num // 10000:
+            fits, reason = _host_fits(ops, tool, need_version)
+            if fits:
                 return ops, None
-            reason = "%s %s on the host is older than the server (%s)" % (tool, client, server.split(" ")[0])
-        except PgError as exc:
-            reason = "the host's %s cannot reach the server: %s" % (tool, exc.msg)
-        host.close()
+        finally:
+            if not fits:
+                host.close()  # also on an unexpected error: its pgpass file goes with it
     docker = which("docker")
     if not docker:
         raise PgError("%s, and no docker CLI for docker compose exec (apt-get install docker.io "
                       "docker-compose-plugin)" % reason, cause="no_docker")
     return PgOps(Runner(dict(conn, via="compose"), docker=docker, which=which, secrets=secrets, note=reason)), reason
+
+
+def _host_fits(ops, tool, need_version):
+    """(True, None) when the host's tool reaches the server and (need_version) is at least its major
+    version, else (False, why not)."""
+    try:
+        client = parse_tool_version(ops.runner.check([tool, "--version"])) if need_version else None
+        server, server_num = ops.server_version()
+    except PgError as exc:
+        trouble = "cannot start" if exc.details.get("cause") in START_CAUSES else "cannot reach the server"
+        return False, "the host's %s %s: %s" % (tool, trouble, exc.msg)
+    if not need_version:
+        return True, None
+    major = major_version(client)
+    if major is None:
+        return False, "cannot read the version of the host's %s (%r)" % (tool, client)
+    if major >= server_num // 10000:
+        return True, None
+    return False, "%s %s on the host is older than the server (%s)" % (tool, client, server.split(" ")[0])

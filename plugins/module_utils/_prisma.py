@@ -25,24 +25,23 @@ from ansible_collections.maverick.rollback.plugins.module_utils._cli import comp
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     DEFAULT_HOST, EnvFileError, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text, unanchored
 
 # What a postgres URL without a port means (libpq's default); our own default is DEFAULT_PORT.
 LIBPQ_DEFAULT_PORT = 5432
 
-MASK = "********"
-# Prisma's directory name pattern ^\d{14}_[A-Za-z0-9_]+$, anchored with \A...\Z so a
-# trailing newline ("..._name\n") cannot slip through as it would with $.
-MIGRATION_NAME_RE = re.compile(r"\A\d{14}_[A-Za-z0-9_]+\Z")
-# A migration name anywhere in a text (Prisma quotes it with `...`, "..." or nothing).
-_NAME_IN_TEXT_RE = re.compile(r"(\d{14}_[A-Za-z0-9_]+)")
+# A migration name (the migration_name rule) anywhere in a text (Prisma quotes it with `...`, "..." or nothing).
+_NAME_IN_TEXT_RE = re.compile("(%s)" % unanchored("migration_name"))
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ERROR_CODE_RE = re.compile(r"^Error: (P\d{4})\b:?\s*(.*)$", re.MULTILINE)
-_URL_PASSWORD_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)([^@\s/]+)(@)")
 _FOUND_RE = re.compile(r"^(\d+) migrations? found in ", re.MULTILINE)
-_TREE_ENTRY_RE = re.compile(r"^\s*\S+\s+(\d{14}_[A-Za-z0-9_]+)/\s*$")
+_TREE_ENTRY_RE = re.compile(r"^\s*\S+\s+(%s)/\s*$" % unanchored("migration_name"))
 _DB_CREATED_RE = re.compile(r"^\S+ database .+ created at ", re.MULTILINE)
 
 DEFAULT_COMMAND = ["bunx", "--bun", "prisma"]
+# Programs that run a package's CLI and, by default, download the package when it is not installed.
+PACKAGE_RUNNERS = ("bunx", "npx", "pnpx", "pnpm", "yarn", "bun", "npm")
+NO_INSTALL = "--no-install"
 TABLE_COLUMNS = ("migration_name", "checksum", "started_at", "finished_at",
                  "rolled_back_at", "applied_steps_count", "logs")
 
@@ -53,18 +52,6 @@ RESOLVE_FLAGS = {"rolled_back": "--rolled-back", "applied": "--applied"}
 
 def strip_ansi(text):
     return _ANSI_RE.sub("", text or "")
-
-
-def mask_secrets(text, secrets=()):
-    """Mask every given secret (raw and URL-encoded) and any URL's password part."""
-    if not text:
-        return text
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in (secret, quote(secret, safe=""), quote(secret, safe="~")):
-            text = text.replace(form, MASK)
-    return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + m.group(3), text)
 
 
 def tail_lines(text, count=10):
@@ -79,7 +66,7 @@ def validate_migration_name(name):
     """Return None when `name` looks like a Prisma migration directory, else why not."""
     if not isinstance(name, str) or not name:
         return "migration name is empty"
-    if not MIGRATION_NAME_RE.match(name):
+    if not is_valid("migration_name", name):
         return ("migration name %r is not a Prisma migration directory name "
                 "(<14-digit timestamp>_<letters, digits, _>, e.g. 20250301000000_add_mood)" % name)
     return None
@@ -157,9 +144,6 @@ def database_url_from_connection(conn, env=None):
     return None, None, missing
 
 
-DB_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")
-
-
 def with_database(url, name):
     """The same URL pointing at another database (a scratch copy for a rehearsal)."""
     parts = urlsplit(url)
@@ -197,6 +181,46 @@ def describe_database(conn):
     """user@host:port/db (no password), for messages and results."""
     return "%s@%s:%s/%s" % (conn.get("user") or "", conn.get("host") or "localhost",
                             conn.get("port"), conn.get("dbname"))
+
+
+# ------------------------------------------------------------------ the installed CLI
+
+def local_prisma_cli(prisma_dir, project_dir):
+    """node_modules/.bin/prisma in prisma_dir or a directory above it up to project_dir, else None
+    (where bunx/npx find the project's own CLI)."""
+    here = os.path.normpath(prisma_dir)
+    top = os.path.normpath(project_dir)
+    while True:
+        path = os.path.join(here, "node_modules", ".bin", "prisma")
+        if os.path.isfile(path):
+            return path
+        if here == top or os.path.dirname(here) == here or not here.startswith(top + os.sep):
+            return None
+        here = os.path.dirname(here)
+
+
+def is_package_runner(command):
+    return bool(command) and os.path.basename(command[0]) in PACKAGE_RUNNERS
+
+
+def offline_command(command):
+    """The command with the package runner told never to download (`bunx --no-install`,
+    `npx --no-install`, `bun x --no-install`); other commands as they are."""
+    command = list(command)
+    program = os.path.basename(command[0]) if command else ""
+    at = {"bunx": 1, "npx": 1}.get(program)
+    if program == "bun" and command[1:2] == ["x"]:
+        at = 2
+    if at is None or NO_INSTALL in command:
+        return command
+    return command[:at] + [NO_INSTALL] + command[at:]
+
+
+def not_installed_message(command, prisma_dir, project_dir):
+    return ("the Prisma CLI is not installed in the project: no node_modules/.bin/prisma in %s or %s, and %s would "
+            "download it from the npm registry, which prisma_migrate never does; install the app's dependencies "
+            "(bun install or npm ci in %s), or give command as the path of an installed prisma"
+            % (prisma_dir, project_dir, os.path.basename(command[0]), project_dir))
 
 
 # ------------------------------------------------------------------ argv builders
@@ -334,7 +358,7 @@ def _names_after(text, header_re):
         line = line.strip().strip('"')
         if not line:
             break
-        if MIGRATION_NAME_RE.match(line):
+        if is_valid("migration_name", line):
             names.append(line)
         else:
             break
@@ -675,7 +699,7 @@ class CommandRunner(object):
         return res
 
     def mask(self, text):
-        return mask_secrets(text or "", self.secrets)
+        return mask_text(text, self.secrets)
 
 
 def failure_message(tool, res, explanation=None, lines=10):
@@ -704,6 +728,7 @@ class PrismaMigrate(object):
         self.p = module.params
         self.conn = None
         self.runner = None
+        self.command = None
         self.prisma_dir = None
         self.migrations_dir = None
         self.local = []
@@ -764,11 +789,15 @@ class PrismaMigrate(object):
             self.fail("command must not be empty")
         if not os.path.isabs(p["command"][0]) and not self.module.get_bin_path(p["command"][0]):
             self.fail("Prisma command %r not found on PATH" % p["command"][0])
+        # Never a download at run time: a package runner runs the project's installed CLI only.
+        if is_package_runner(p["command"]) and not local_prisma_cli(self.prisma_dir, p["project_dir"]):
+            self.fail(not_installed_message(p["command"], self.prisma_dir, p["project_dir"]))
+        self.command = offline_command(p["command"])
         if p["read_table"]:
             why = self.psql_unavailable()
             if why:
                 self.fail("read_table: " + why)
-        if p["database"] is not None and not DB_NAME_RE.match(p["database"]):
+        if p["database"] is not None and not is_valid("db_name", p["database"]):
             self.fail("database must be letters, digits, '_' or '-' (at most 63), got %r" % p["database"])
         if p["timeout"] < 0:
             self.fail("timeout must be 0 (no limit) or more seconds")
@@ -843,7 +872,7 @@ class PrismaMigrate(object):
 
     # ------------------------------------------------------------------ probes
     def prisma(self, action, migration=None):
-        argv = build_prisma_argv(self.p["command"], action, migration, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, action, migration, self.p["schema"], self.p["config"])
         res = self.runner.run(argv)
         self.result.update(rc=res["rc"], cmd=res["cmd"], stdout=res["stdout"], stderr=res["stderr"])
         return res
@@ -972,7 +1001,7 @@ class PrismaMigrate(object):
         word = action.replace("_", " ")
         if not plan["run"]:
             self.exit("migration %s is already %s" % (name, word))
-        argv = build_prisma_argv(self.p["command"], action, name, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, action, name, self.p["schema"], self.p["config"])
         if self.module.check_mode:
             self.result.update(changed=plan["changed"], planned_cmd=self.runner_cmd(argv))
             if plan["changed"]:
@@ -1048,7 +1077,7 @@ class PrismaMigrate(object):
             with os.fdopen(fd, "w") as handle:
                 handle.write(self.p["to_schema_content"])
             label = "the given schema"
-        argv = build_prisma_argv(self.p["command"], "diff", config=self.p["config"], to_schema=schema)
+        argv = build_prisma_argv(self.command, "diff", config=self.p["config"], to_schema=schema)
         res = self.runner.run(argv)
         self.result.update(rc=res["rc"], cmd=res["cmd"], stdout=res["stdout"], stderr=res["stderr"])
         parsed = parse_diff(res["rc"], res["stdout"], res["stderr"])
@@ -1064,7 +1093,7 @@ class PrismaMigrate(object):
             parsed["statements"], "" if parsed["statements"] == 1 else "s", label))
 
     def check_deploy(self):
-        argv = build_prisma_argv(self.p["command"], "deploy", None, self.p["schema"], self.p["config"])
+        argv = build_prisma_argv(self.command, "deploy", None, self.p["schema"], self.p["config"])
         st, res, _rows = self.status(table_required=self.p["read_table"], table_wanted=True)
         if st["diagnostic"] in ("error", "unknown"):
             if st["error"] and st["error"]["code"] == "P1003":

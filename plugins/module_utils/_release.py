@@ -15,11 +15,11 @@ import json
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import compose_argv, docker_argv, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, psql_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
-MIGRATION_PREFIX_DIGITS = 14
 
 
 class ReleaseError(Exception):
@@ -127,9 +127,8 @@ def parse_log_lines(text):
 
 
 def migration_names(ls_tree_output):
-    return [name for name in ls_tree_output.split()
-            if len(name) > MIGRATION_PREFIX_DIGITS and name[:MIGRATION_PREFIX_DIGITS].isdigit()
-            and name[MIGRATION_PREFIX_DIGITS] == "_"]
+    """The Prisma migration directories (the migration_name rule) of a `git ls-tree --name-only` listing."""
+    return [name for name in ls_tree_output.split() if is_valid("migration_name", name)]
 
 
 def command_failed(what, program, rc, err):

@@ -64,6 +64,13 @@ def is_valid(kind, value):
     return value is not None and re.match(pattern(kind), str(value)) is not None
 
 
+def unanchored(kind):
+    """A rule's pattern without \\A and \\Z, to find such names inside a text."""
+    regex = pattern(kind)
+    regex = regex[2:] if regex.startswith(r"\A") else regex
+    return regex[:-2] if regex.endswith(r"\Z") else regex
+
+
 def backup_name_pattern(app="", database="", manifest=False):
     """`<app>_<db>_<YYYYmmddTHHMMSSZ>_<commit|unknown>[-N].dump[.json]`; groups app,
     database, stamp, commit, seq. An empty app or database matches any; given ones are
@@ -91,6 +98,11 @@ def derived_db_pattern(database, kinds=DERIVED_KINDS):
     """`<db>_<kind>_<YYYYmmddHHMMSS>`: the scratch, pre-restore and verify databases of db."""
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     return r"\A%s_(?:%s)_[0-9]{14}\Z" % (re.escape(database), "|".join(re.escape(k) for k in kinds))
+
+
+def is_derived_db(name, database, kinds=DERIVED_KINDS):
+    """True when name is a scratch, pre-restore or verify database of database (derived_db_pattern)."""
+    return bool(name) and bool(database) and re.match(derived_db_pattern(database, kinds), str(name)) is not None
 
 
 # --------------------------------------------------------------------------- migrations

@@ -107,6 +107,9 @@ notes:
   - The temporary name is C(.<name>.partial-<pid>) in O(backup_dir); only a SIGKILL of the
     module itself can leave one behind, and it never looks like a backup. The next run removes
     those of the same app and database whose process is gone (RV(removed_partials)).
+  - With O(via=host) the password is in a 0600 pgpass file in a 0700 directory
+    C(maverick-pg-<pid>-*) in the temporary directory, removed on every exit; one a SIGKILL left
+    behind is removed by the next pg_backup, pg_restore or release_facts run (not in check mode).
   - The sha256 of a directory-format backup is the sha256 of its sorted C(sha256sum)
     listing (C(<sha256>  <relative path>) lines).
 seealso:
@@ -245,9 +248,10 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
-    mask, parse_backup_name, parse_tool_version, pg_dump_argv, read_manifest,
+    parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
 
 
 class Interrupted(Exception):
@@ -265,7 +269,7 @@ def existing_backups(backup_dir, app, database):
         return found
     for name in os.listdir(backup_dir):
         fields = parse_backup_name(name, app, database)
-        if not fields:
+        if not fields or fields["name"] != name:  # not ours, or a manifest
             continue
         path = os.path.join(backup_dir, name)
         try:
@@ -280,16 +284,6 @@ def existing_backups(backup_dir, app, database):
 PARTIAL_RE = re.compile(r"\A\.(?P<name>.+)\.partial-(?P<pid>[0-9]+)\Z")
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
-
-
 def stale_partials(backup_dir, app, database, alive=pid_alive):
     """Temporary dumps of this app and database whose writer is gone (a SIGKILLed run)."""
     if not os.path.isdir(backup_dir):
@@ -297,7 +291,8 @@ def stale_partials(backup_dir, app, database, alive=pid_alive):
     stale = []
     for entry in sorted(os.listdir(backup_dir)):
         match = PARTIAL_RE.match(entry)
-        if match and parse_backup_name(match.group("name"), app, database) and not alive(int(match.group("pid"))):
+        name = match.group("name") if match else ""
+        if name.endswith(".dump") and parse_backup_name(name, app, database) and not alive(int(match.group("pid"))):
             stale.append(os.path.join(backup_dir, entry))
     return stale
 
@@ -483,7 +478,7 @@ def main():
         if not module.check_mode and not os.path.lexists(result.get("path") or ""):
             result.pop("path", None)  # no backup under a good name: do not return one
             result.pop("manifest", None)
-        module.fail_json(msg=mask(msg, secrets), **result)
+        module.fail_json(msg=mask_text(msg, secrets), **result)
     finally:
         if tmp and os.path.lexists(tmp):
             remove_path(tmp)

@@ -21,8 +21,10 @@ description:
     changes - a sidecar manifest C(<path>.json) (from M(maverick.rollback.pg_backup)) must
     match in size and sha256; archives must be readable by C(pg_restore --list), and without
     a manifest every data block is read (C(pg_restore -f /dev/null)); a gzip stream is read
-    to its trailer; a plain pg_dump script must end with pg_dump's completion line and must
-    not create or connect to its own database.
+    to its trailer; a plain pg_dump script must end with pg_dump's completion line, must
+    not create or connect to its own database and must not contain any psql meta-command
+    (C(\!), C(\o), C(\copy), C(\connect), ...) but the C(\restrict <key>) / C(\unrestrict <key>)
+    guards current pg_dump versions write; psql would run them on the server as the restoring user.
   - Plain SQL is restored with C(psql --single-transaction -v ON_ERROR_STOP=1) fed on stdin
     (all or nothing); custom, tar and directory archives with C(pg_restore --exit-on-error
     --no-owner), with C(-j) when the tool can open the file itself (see O(jobs)).
@@ -65,12 +67,16 @@ options:
       - C(restored_scratch) - name of the database to create (must not exist).
       - C(swapped) - the restored database to put in place (required).
       - C(swapped_back) - the name the displaced restored database gets.
+      - C(swapped) and C(swapped_back) accept only a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or
+        C(<db>_verify_<ts>) database of O(database), never another one (refused before any SQL runs).
     type: str
   pre_restore_database:
     description:
       - C(swapped) - the name the old live database gets. When it exists already and
         O(scratch_database) is gone, the swap is reported as done (no change).
       - C(swapped_back) - the old live database to put back (required).
+      - Like O(scratch_database), only a C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>) or C(<db>_verify_<ts>)
+        database of O(database).
     type: str
   drop_database:
     description: The database C(state=dropped) removes.
@@ -330,9 +336,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format, is_derived_db,
-    mask, parse_iso, read_manifest, restore_plan, sha256_path)
+    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
+    parse_iso, read_manifest, restore_plan, sha256_path)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, mask_text
 
 
 class Interrupted(Exception):
@@ -341,6 +348,22 @@ class Interrupted(Exception):
 
 def _on_signal(signum, _frame):
     raise Interrupted("interrupted by signal %d" % signum)
+
+
+# The databases a state renames or drops: only the live one's own copies, never another app's.
+DERIVED_ONLY = {
+    "swapped": ("scratch_database", "pre_restore_database"),
+    "swapped_back": ("scratch_database", "pre_restore_database"),
+    "dropped": ("drop_database",),
+}
+
+
+def not_derived(key, name, db):
+    """'' when name is a scratch, pre-restore or verify database of db (the _rules rule), else why not."""
+    if is_derived_db(name, db):
+        return ""
+    return ("%s %s is not a scratch, pre-restore or verify database of %s "
+            "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (key, name, db))
 
 
 def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
@@ -377,7 +400,7 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
                 ops.archive_read(path, info)  # no checksum vouches for the data blocks: read them all
         except PgError as exc:
             cause = exc.details.get("cause")
-            if cause in INFRASTRUCTURE_CAUSES:
+            if cause in INFRASTRUCTURE_CAUSES or not exc.details.get("judged"):
                 # docker, the container or the tool failed, not the backup: say that.
                 raise PgError("cannot check backup %s (the backup itself was not judged): %s" % (path, exc.msg),
                               cause=cause)
@@ -433,9 +456,7 @@ def main():
                 problems.append("%s must not be the live database %s" % (key, db))
     if db and db == conn["maintenance_db"]:
         problems.append("the live database must not be the maintenance database %s" % db)
-    if state == "dropped" and p["drop_database"] and db and not is_derived_db(p["drop_database"], db):
-        problems.append("drop_database %s is not a scratch, pre-restore or verify database of %s "
-                        "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (p["drop_database"], db))
+    problems += [not_derived(key, p[key], db) for key in DERIVED_ONLY.get(state, ()) if p[key] and db]
     if not conn["user"]:
         problems.append(missing_setting(conn, "user", "login_user", env_file))
     if p["jobs"] is not None and p["jobs"] < 1:
@@ -476,7 +497,7 @@ def main():
         if not result["changed"] and state not in ("verified", "inspected"):
             msg += " (nothing was changed)"
         result["duration_s"] = round(time.monotonic() - started, 3)
-        module.fail_json(msg=mask(msg, secrets), **result)
+        module.fail_json(msg=mask_text(msg, secrets), **result)
     finally:
         if runner:
             runner.close()

@@ -219,11 +219,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, compose_argv, docker_argv, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, database_settings, EnvFileError, read_env)
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, parse_tool_version
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, major_version, parse_tool_version
+from ansible_collections.maverick.rollback.plugins.module_utils._prisma import is_package_runner, local_prisma_cli
 
 PG_TOOLS = ("pg_dump", "pg_restore", "psql", "pg_isready")
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-PACKAGE_RUNNERS = ("bunx", "npx", "pnpx", "pnpm", "yarn", "bun", "npm")
 
 # How to get each piece on Debian (what the runbook's server runs).
 FIX = {
@@ -248,9 +248,7 @@ def version_of(text):
 
 def major_of(text):
     """Major version of a PostgreSQL tool's --version output ('psql (PostgreSQL) 15.18 ...' -> 15)."""
-    version = parse_tool_version(text or "")
-    digits = re.match(r"\d+", version or "")
-    return int(digits.group(0)) if digits else None
+    return major_version(parse_tool_version(text or ""))
 
 
 def older(version, minimum):
@@ -415,9 +413,7 @@ def check_prisma(probe, params, lack):
     project_dir = params["project_dir"]
     prisma_dir = os.path.normpath(os.path.join(project_dir, params["prisma_dir"]))
     command = params["prisma_command"] or ["bunx", "--bun", "prisma"]
-    local = next((path for path in (os.path.join(prisma_dir, "node_modules", ".bin", "prisma"),
-                                    os.path.join(project_dir, "node_modules", ".bin", "prisma"))
-                  if os.path.isfile(path)), None)
+    local = local_prisma_cli(prisma_dir, project_dir)
     info = {"dir": prisma_dir, "command": command, "command_path": probe.which(command[0]), "local_cli": local}
     if not os.path.isdir(prisma_dir):
         lack("prisma_dir", "%s does not exist" % prisma_dir, "set prisma_dir to the Prisma project in the checkout")
@@ -425,7 +421,7 @@ def check_prisma(probe, params, lack):
         fix = ("npm install -g bun (bunx comes with bun)" if os.path.basename(command[0]) in ("bunx", "bun")
                else "install %s or set prisma_command" % command[0])
         lack("prisma command", "%s not found" % command[0], fix)
-    elif os.path.basename(command[0]) in PACKAGE_RUNNERS and not local:
+    elif is_package_runner(command) and not local:
         lack("prisma CLI", "no node_modules/.bin/prisma in %s or %s (%s would download it)"
              % (prisma_dir, project_dir, command[0]),
              "install the app's dependencies in %s (bun install, or npm ci)" % project_dir)

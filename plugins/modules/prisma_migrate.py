@@ -81,7 +81,12 @@ options:
     type: str
     default: .
   command:
-    description: The Prisma CLI as an argument list (C([npx, prisma]) works the same).
+    description:
+      - The Prisma CLI as an argument list (C([npx, prisma]) works the same), or the path of an installed C(prisma).
+      - Prisma is never downloaded at run time - a package runner (C(bunx), C(npx), C(bun x), ...) runs only the
+        project's installed CLI (C(node_modules/.bin/prisma) in O(prisma_dir) or a directory above it up to
+        O(project_dir)) and gets C(--no-install); without one the module fails before running anything and says
+        how to install it.
     type: list
     elements: str
     default: [bunx, --bun, prisma]

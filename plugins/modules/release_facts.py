@@ -21,8 +21,9 @@ description:
 options:
   target:
     description:
-      - Ref to resolve (hex SHA, tag, branch). Must match C(^[A-Za-z0-9][A-Za-z0-9._/-]*$)
-        without C(..); the caller validates intent, the module refuses anything else.
+      - Ref to resolve (hex SHA, tag, branch) - letters, digits, C(.), C(_), C(/) and C(-), starting
+        with a letter or digit, at most 200 characters, without C(..) (the C(ref) rule of
+        M(maverick.rollback.rule#filter)); the caller validates intent, the module refuses anything else.
       - Defaults to C(HEAD) (facts about the current release only).
     type: str
     default: HEAD
@@ -196,7 +197,6 @@ recent:
   returned: failure to resolve
 """
 
-import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -205,11 +205,10 @@ from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     EnvFileError, connection_spec, missing_setting, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError, mask
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
-
-REF_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
 
 
 def read_applied(module, conn, env_path):
@@ -227,7 +226,7 @@ def read_applied(module, conn, env_path):
             facts["via_reason"] = reason
         return applied_migrations(ops.runner, ops.conn, conn["database"]), "", facts
     except PgError as exc:
-        return None, mask(exc.msg, secrets), {}
+        return None, mask_text(exc.msg, secrets), {}
     finally:
         if ops:
             ops.runner.close()
@@ -244,7 +243,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if not REF_PATTERN.match(params["target"]) or ".." in params["target"]:
+    if not is_valid("ref", params["target"]):
         module.fail_json(msg="refusing target %r: not a SHA, tag or branch name" % params["target"])
     holder = fresh_holder(params["lock_path"]) if params["lock_path"] else None
     if holder:

@@ -19,14 +19,16 @@ import pytest
 from ansible_collections.maverick.rollback.plugins.module_utils import _pg_runner
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    MASK, PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
+    PgError, backup_name, build_manifest, check_app_name, check_db_name, compare_row_counts,
     compose_prefix, count_command_tags, create_database_sql, derived_db_name, describe_exit, detect_format,
-    drop_database_sql, is_derived_db, parse_backup_name, parse_iso, parse_row_counts,
-    parse_swap_output, parse_toc, parse_tool_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
+    drop_database_sql, parse_iso, parse_row_counts,
+    parse_swap_output, parse_toc, parse_tool_version, major_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, write_manifest, mask, failure_cause, database_listing_sql, parse_database_listing)
+    tool_failure, tool_judged_input, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import (
+    MASK, is_derived_db, mask_text, parse_backup_name)
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pg"
 REAL_PG_RESTORE = shutil.which("pg_restore")
@@ -70,13 +72,13 @@ MASK_CASES = [
     ("kv", "PGPASSWORD=hunter2 password: x", [], "PGPASSWORD=%s password: %s" % (MASK, MASK)),
     ("longest-first", "abcdef", ["abc", "abcdef"], MASK),
     ("empty-secret-ignored", "text", ["", None], "text"),
-    ("none", None, ["x"], None),
+    ("none", None, ["x"], ""),
 ]
 
 
 @pytest.mark.parametrize("text,secrets,expected", [c[1:] for c in MASK_CASES], ids=[c[0] for c in MASK_CASES])
 def test_mask(text, secrets, expected):
-    assert mask(text, secrets) == expected
+    assert mask_text(text, secrets) == expected
 
 
 @pytest.mark.parametrize("rc,expected", [
@@ -138,7 +140,35 @@ CAUSE_CASES = [
     ("missing-table", 'ERROR:  relation "_prisma_migrations" does not exist\nLINE 1: SELECT ...\n', "missing_table",
      "table _prisma_migrations does not exist"),
     ("corrupt-archive", "pg_restore: error: could not read from input file: end of file\n", None, ""),
+    # fault 9: a tool that cannot start, a container that is not there to run it
+    ("no-libpq", "/usr/lib/postgresql/15/bin/psql: error while loading shared libraries: libpq.so.5: cannot open "
+     "shared object file: No such file or directory\n", "no_library",
+     "psql cannot start: the shared library libpq.so.5 is missing on the server"),
+    ("no-python-module", "Traceback (most recent call last):\nModuleNotFoundError: No module named 'psycopg2'\n",
+     "no_python_module", "the Python module psycopg2 is missing on the server (a library, not the database"),
+    ("paused", "Error response from daemon: Container 88dfd599f6c1 is paused, unpause the container before exec\n",
+     "container_paused", "the database container 88dfd599f6c1 is paused (docker unpause 88dfd599f6c1)"),
+    ("restarting", "Error response from daemon: Container 88df is restarting, wait until the container is running\n",
+     "container_restarting", "the database container 88df is restarting"),
+    ("daemon-not-running", "Error response from daemon: container 88df is not running\n", "container_stopped",
+     "the database container 88df is not running"),
+    ("starting-up", 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  '
+     "the database system is starting up\n", "db_starting", "the database server is starting up (wait for it"),
 ]
+
+
+@pytest.mark.parametrize("tool,stderr,judged", [
+    ("pg_restore", "pg_restore: error: could not read from input file: end of file\n", True),
+    ("pg_restore", "pg_restore: [archiver] did not find magic string in file header\n", True),
+    ("pg_restore", "/usr/bin/pg_restore: error: input file does not appear to be a valid archive\n", True),
+    ("pg_restore", "pg_restore: error while loading shared libraries: libpq.so.5: cannot open shared object\n", False),
+    ("pg_restore", 'service "postgres" is not running\n', False),
+    ("pg_restore", "Error response from daemon: Container 88df is paused, unpause the container before exec\n", False),
+    ("pg_restore", "", False),
+])
+def test_tool_judged_input(tool, stderr, judged):
+    """Only the tool's own error about its input makes a backup 'truncated or corrupt?'."""
+    assert tool_judged_input(tool, stderr) is judged
 
 
 @pytest.mark.parametrize("stderr,cause,words", [c[1:] for c in CAUSE_CASES], ids=[c[0] for c in CAUSE_CASES])
@@ -185,7 +215,9 @@ def test_backup_name(args, expected):
     ("app_my_db_20260105T031500Z_abc1234.dump", "app", "my_db", True),
 ])
 def test_parse_backup_name(name, app, db, ok):
-    assert (parse_backup_name(name, app, db) is not None) is ok
+    """A backup's own name (a manifest's name parses to its backup's name, not to itself)."""
+    fields = parse_backup_name(name, app, db)
+    assert (fields is not None and fields["name"] == name) is ok
 
 
 def test_short_commit_rejects_non_sha():
@@ -203,7 +235,7 @@ def test_check_db_name(name, problem):
 
 
 @pytest.mark.parametrize("name,ok", [("lifetracker", True), ("life.tracker-2", True), ("life_tracker", False),
-                                     ("", False), ("-x", False)])
+                                     ("", False), ("-x", False), ("a" * 64, True), ("a" * 65, False)])
 def test_check_app_name(name, ok):
     assert (check_app_name(name) == "") is ok
 
@@ -400,6 +432,23 @@ def test_parse_toc_rejects_noise():
 ])
 def test_parse_tool_version(text, version):
     assert parse_tool_version(text) == version
+
+
+@pytest.mark.parametrize("text,version,major", [
+    ("pg_dump (PostgreSQL) 18devel\n", "18devel", 18),
+    ("pg_dump (PostgreSQL) 17beta1\n", "17beta1", 17),
+    ("pg_dump (PostgreSQL) 17rc1\n", "17rc1", 17),
+    ("pg_dump (PostgreSQL) 16.2 (Debian 16.2-1)\n", "16.2", 16),
+    ("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", "15.18", 15),
+    ("pg_dump (PostgreSQL) 9.6.24\n", "9.6.24", 9),
+    ("pg_dump (PostgreSQL) 17\n", "17", 17),
+    ("pg_dump (PostgreSQL) 14.1 (Ubuntu 14.1-1.pgdg20.04+1)\n", "14.1", 14),
+    ("garbage\n", None, None),
+])
+def test_tool_versions_of_every_shape(text, version, major):
+    """Fault 10: a development, beta or distribution version string never raises."""
+    assert parse_tool_version(text) == version
+    assert major_version(version) == major
 
 
 def test_parse_tool_version_fixture():

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.maverick.rollback.plugins.module_utils import _prisma as P
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
 from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "prisma"
 PW = "s3cr3t/p@ss:word"  # needs URL-encoding: / @ :
@@ -341,8 +342,8 @@ MASK_CASES = [
 
 
 @pytest.mark.parametrize("text,secrets,expected", [c[1:] for c in MASK_CASES], ids=[c[0] for c in MASK_CASES])
-def test_mask_secrets(text, secrets, expected):
-    assert P.mask_secrets(text, secrets) == expected
+def test_runner_masking(text, secrets, expected):
+    assert mask_text(text, secrets) == expected
 
 
 def test_tail_lines_strips_ansi_and_blanks():

@@ -371,3 +371,45 @@ def test_default_via_is_auto_and_env_keys_name_another_apps_settings(server, pro
     dump = dump_calls(server)[0]["argv"]
     assert dump[dump.index("-U") + 1] == "shop" and dump[dump.index("-p") + 1] == "6543"
     assert_no_password_in_argv(server)
+
+
+# --------------------------------------------------------------------------- fault 10: no pgpass file left behind
+
+def pgpass_dirs(tmp):
+    return sorted(p.name for p in Path(tmp).iterdir() if p.name.startswith("maverick-pg-"))
+
+
+@pytest.mark.parametrize("version,via", [("18devel", "compose"), ("17beta1", "compose"),
+                                         ("16.2 (Debian 16.2-1)", "compose"), ("15.18", "host")])
+def test_any_tool_version_string_is_read_and_the_pgpass_file_removed(server, project, tmp_path, capsys, monkeypatch,
+                                                                     version, via):
+    """The server is 15: a pg_dump 18devel/17beta1/16.2 fits, and no 0600 pgpass file stays in the temp dir."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp))
+    server.update(pg_dump_version=version)
+    result = run(base(project, tmp_path, via="auto"), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["via"] == "host"
+    assert pgpass_dirs(tmp) == []
+    server.update(pg_dump_version="13.16")  # too old: compose, and the host runner's pgpass is gone too
+    result = run(base(project, tmp_path, via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result.get("msg")
+    assert pgpass_dirs(tmp) == []
+
+
+def test_the_pgpass_file_of_a_killed_run_is_removed_by_the_next_run(server, project, tmp_path, capsys, monkeypatch):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp / ("maverick-pg-%d-x1y2" % dead.pid)  # what a SIGKILLed run leaves: its pid, a 0600 pgpass
+    left.mkdir(mode=0o700)
+    (left / "pgpass").write_text("*:*:*:*:%s\n" % PW)
+    alive = tmp / ("maverick-pg-%d-a1b2" % os.getppid())  # another run still working: kept
+    alive.mkdir(mode=0o700)
+    (alive / "pgpass").write_text("*:*:*:*:other\n")
+    result = run(base(project, tmp_path, via="host"), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert pgpass_dirs(tmp) == [alive.name]

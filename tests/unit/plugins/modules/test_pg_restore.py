@@ -479,3 +479,125 @@ def test_info_names_a_stopped_container(server, project, capsys):
     result = run(args_for(project, state="inspected"), capsys)
     assert result["_rc"] == 1 and "the compose service postgres is not running" in result["msg"]
     assert "nothing was changed" not in result["msg"]  # a read changes nothing by definition
+
+
+# --------------------------------------------------------------------------- fault 6: only derived databases swap
+
+OTHER_APP_CASES = [
+    # (id, state, arguments naming another app's database, the name refused)
+    ("swap-in-another-apps-db", "swapped", {"scratch_database": "shop"}, "scratch_database shop"),
+    ("swap-in-a-lookalike", "swapped", {"scratch_database": "lifetracker_restore_x"}, "scratch_database lifetracker_restore_x"),
+    ("live-renamed-to-another-apps-name", "swapped", {"scratch_database": SCRATCH, "pre_restore_database": "shop"},
+     "pre_restore_database shop"),
+    ("swap-back-another-apps-db", "swapped_back", {"pre_restore_database": "shop"}, "pre_restore_database shop"),
+    ("swap-back-displaced-to-another-name", "swapped_back", {"pre_restore_database": OLD, "scratch_database": "shop2"},
+     "scratch_database shop2"),
+]
+
+
+@pytest.mark.parametrize("state,args,refused", [c[1:] for c in OTHER_APP_CASES], ids=[c[0] for c in OTHER_APP_CASES])
+def test_only_databases_derived_from_the_live_one_are_swapped(server, project, capsys, state, args, refused):
+    dbs = server.state()["dbs"]
+    dbs.update({"shop": {"rows": {"orders": 5}}, SCRATCH: {"rows": dict(ROWS)}, OLD: {"rows": {}}})
+    server.write({"dbs": dbs, "fail": {}})
+    result = run(args_for(project, state=state, **args), capsys)
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("%s is not a scratch, pre-restore or verify database of lifetracker "
+                                    "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % refused), result["msg"]
+    assert server.calls() == []  # refused before any SQL ran
+    assert server.state()["dbs"]["shop"] == {"rows": {"orders": 5}}
+
+
+# --------------------------------------------------------------------------- fault 9: each message names the real cause
+
+LIBPQ_MISSING = ("TOOL: error while loading shared libraries: libpq.so.5: cannot open shared object file: "
+                 "No such file or directory\n")
+REAL_CAUSE_CASES = [
+    # (id, args, server failure, message start (%s: the backup), words that must not be in it)
+    ("container-paused", {}, {"docker_exec": "Error response from daemon: Container 88dfd599f6c1 is paused, "
+                                             "unpause the container before exec\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the database container 88dfd599f6c1 is paused (docker unpause 88dfd599f6c1)",
+     ["truncated", "corrupt"]),
+    ("container-restarting", {}, {"docker_exec": "Error response from daemon: Container 88dfd599f6c1 is restarting, "
+                                                 "wait until the container is running\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): the database container 88dfd599f6c1 is restarting", ["truncated", "corrupt"]),
+    ("docker-unknown-failure", {}, {"docker_exec": "no configuration file provided: not found\n"},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (docker compose exec postgres) failed "
+     "(exit code 1): no configuration file provided", ["truncated", "corrupt"]),
+    ("host-tool-without-libpq", {"via": "host"}, {"host_tool": LIBPQ_MISSING},
+     "cannot check backup %s (the backup itself was not judged): pg_restore (host) failed (exit code 127): "
+     "pg_restore cannot start: the shared library libpq.so.5 is missing on the server", ["truncated", "corrupt", "5433"]),
+]
+
+
+@pytest.mark.parametrize("args,fail,start,absent", [c[1:] for c in REAL_CAUSE_CASES], ids=[c[0] for c in REAL_CAUSE_CASES])
+def test_a_backup_check_that_could_not_run_names_why(server, project, capsys, args, fail, start, absent):
+    server.update(fail=fail)
+    path = str(FIX / "custom.dump")
+    result = run(args_for(project, path=path, **args), capsys)
+    assert result["_rc"] == 1 and result["msg"].startswith(start % path), result["msg"]
+    assert [word for word in absent if word in result["msg"]] == []
+
+
+def test_a_host_tool_that_cannot_start_is_not_reported_as_unreachable(server, project, capsys):
+    """via=auto: a host psql without libpq is a missing library, not a wrong port or host."""
+    server.update(fail={"host_tool": LIBPQ_MISSING})
+    result = run(args_for(project, state="inspected", via="auto"), capsys)
+    assert result["_rc"] == 0 and result["via"] == "compose", result.get("msg")
+    assert result["via_reason"].startswith("the host's psql cannot start: psql (host) failed (exit code 127): psql cannot "
+                                           "start: the shared library libpq.so.5 is missing on the server"), result["via_reason"]
+    assert "reach" not in result["via_reason"] and "5433" not in result["via_reason"]
+
+
+# --------------------------------------------------------------------------- fault 2: no psql meta-commands
+
+REAL_PLAIN = (FIX / "plain_restrict.sql").read_text()  # pg_dump -Fp 15.18 of the sandbox image (\restrict guards)
+BODY_AT = REAL_PLAIN.index("SET statement_timeout")
+
+META_CASES = [
+    # (id, text inserted after the \restrict line's block, refused command or None)
+    ("real-pg_dump-output", "", None),
+    ("shell", "\\! touch pwned\n", "\\!"),
+    ("output-to-file", "\\o /tmp/x\n", "\\o"),
+    ("copy-to-file", "\\copy public.notes to '/tmp/x'\n", "\\copy"),
+    ("mid-line", "SELECT 1; \\! id\n", "\\!"),
+    ("after-a-string", "SELECT 'a''b'; \\setenv PAGER x\n", "\\setenv"),
+    ("connect", "\\connect other\n", "\\connect"),
+    ("second-restrict-key", "\\unrestrict 43KncPgWp0MAZtAgu5sWoE0gFpVNbmjCTRwnxpf4XGxQnaYTvde076wgxMufRJM\n"
+                            "\\! touch pwned\n", "\\!"),  # anything after the guard is closed
+    ("multi-line-string", "SELECT 'a\n\\! inside a string';\n", None),
+    ("nested-comment", "/* a /* b */ \\! still a comment */ SELECT 1;\n", None),
+    ("after-a-dollar-quote", "DO $$ BEGIN NULL; END $$; \\o /tmp/x\n", "\\o"),
+    ("in-a-string", "SELECT '\\! not a command';\n", None),
+    ("in-an-e-string", "SELECT E'it\\'s \\\\! no';\n", None),
+    ("in-a-dollar-quote", "DO $x$ BEGIN PERFORM '\\o /tmp/x'; END $x$;\n", None),
+    ("in-a-comment", "-- \\! only a comment\n/* \\o /tmp/x */ SELECT 1;\n", None),
+    ("in-copy-data", "COPY public.t (a) FROM stdin;\n\\\\! data\n\\.\n", None),
+    ("after-copy-data", "COPY public.t (a) FROM stdin;\nx\n\\.\n\\! touch pwned\n", "\\!"),
+]
+
+
+@pytest.mark.parametrize("inserted,refused", [c[1:] for c in META_CASES], ids=[c[0] for c in META_CASES])
+def test_plain_sql_with_psql_meta_commands_is_refused(server, project, capsys, tmp_path, inserted, refused):
+    path = tmp_path / "dump.sql"
+    path.write_text(REAL_PLAIN[:BODY_AT] + inserted + REAL_PLAIN[BODY_AT:])
+    result = run(args_for(project, path=str(path), state="restored_scratch"), capsys)
+    if refused is None:
+        assert result["_rc"] == 0, result.get("msg")
+        return
+    assert result["_rc"] == 1
+    assert result["msg"].startswith("backup %s: line " % path), result["msg"]
+    assert "runs the psql meta-command %s " % refused in result["msg"], result["msg"]
+    assert not [c for c in server.calls() if c["tool"] == "psql" and "--single-transaction" in c["argv"]]
+    assert server.dbs() == ["lifetracker", "postgres"]  # refused at verification: nothing created
+
+
+def test_gzipped_plain_sql_is_scanned_too(server, project, capsys, tmp_path):
+    import gzip
+    path = tmp_path / "dump.sql.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(REAL_PLAIN[:BODY_AT] + "\\! touch pwned\n" + REAL_PLAIN[BODY_AT:])
+    result = run(args_for(project, path=str(path)), capsys)
+    assert result["_rc"] == 1 and "runs the psql meta-command \\! " in result["msg"], result.get("msg")

@@ -5,6 +5,7 @@ expected result, and which commands must (not) have run.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,8 @@ def project(tmp_path):
         (core / "prisma" / "migrations" / name).mkdir(parents=True)
         (core / "prisma" / "migrations" / name / "migration.sql").write_text("-- %s\n" % name)
     (core / "prisma" / "migrations" / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    (core / "node_modules" / ".bin").mkdir(parents=True)  # the project's installed CLI, as in the sandbox
+    (core / "node_modules" / ".bin" / "prisma").write_text("")
     env = tmp_path / ".env"
     env.write_text("POSTGRES_USER=lifetracker\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=lifetracker\n"
                    "POSTGRES_PORT=25610\n" % PW)
@@ -160,7 +163,8 @@ def test_status(monkeypatch, project, fixture, failed, up, pending, failed_list,
     assert result["applied"] == applied
     assert fake.actions() == ["status"]  # read_table false: no psql
     call = fake.calls[0]
-    assert call["argv"] == ["/usr/bin/timeout", "--kill-after=10", "600", "bunx", "--bun", "prisma", "migrate", "status"]
+    assert call["argv"] == ["/usr/bin/timeout", "--kill-after=10", "600", "bunx", "--no-install", "--bun", "prisma", "migrate",
+                           "status"]
     assert call["cwd"] == project["core"]
     assert call["env"]["DATABASE_URL"] == URL
     assert call["env"]["LC_ALL"] == "C" and call["env"]["CHECKPOINT_DISABLE"] == "1"
@@ -497,7 +501,7 @@ def test_no_url_leaves_prisma_config_to_decide(monkeypatch, project):
     result, fake = run_module(monkeypatch, {"project_dir": project["core"], "timeout": 0},
                               {"status": "status_after_applied"})
     assert "DATABASE_URL" not in fake.calls[0]["env"]
-    assert fake.calls[0]["argv"] == ["bunx", "--bun", "prisma", "migrate", "status"]
+    assert fake.calls[0]["argv"] == ["bunx", "--no-install", "--bun", "prisma", "migrate", "status"]
     assert result["database_url_source"] == "none" and "database" not in result
 
 
@@ -518,3 +522,40 @@ def test_check_deploy_sees_failed_row_that_status_hides(monkeypatch, project):
                               {"status": behind, "psql": "table:applied,failed"})
     assert result["_failed"] and result["error_code"] == "P3009"
     assert result["failed_migrations"] == [TAGS] and fake.actions() == ["status", "psql"]
+
+
+# --------------------------------------------------------------------------- fault 11: never download Prisma
+
+@pytest.mark.parametrize("command,expected", [
+    (["bunx", "--bun", "prisma"], ["bunx", "--no-install", "--bun", "prisma", "migrate"]),
+    (["npx", "prisma"], ["npx", "--no-install", "prisma", "migrate"]),
+    (["npx", "--no-install", "prisma"], ["npx", "--no-install", "prisma", "migrate"]),
+    (["bun", "x", "prisma"], ["bun", "x", "--no-install", "prisma", "migrate"]),
+])
+def test_the_cli_runs_from_the_project_and_is_never_downloaded(monkeypatch, project, command, expected):
+    result, fake = run_module(monkeypatch, base(project, command=command), {"status": "status_up_to_date"},
+                              bins=("bunx", "npx", "bun", "psql", "timeout"))
+    assert not result["_failed"], result.get("msg")
+    prisma = [c["argv"][3:] for c in fake.calls if "migrate" in c["argv"]]  # after timeout --kill-after=10 600
+    assert prisma and [argv[:len(expected)] for argv in prisma] == [expected] * len(prisma)
+
+
+def test_without_the_projects_cli_nothing_runs_and_the_message_says_how_to_install_it(monkeypatch, project):
+    os.unlink(os.path.join(project["core"], "node_modules", ".bin", "prisma"))
+    result, fake = run_module(monkeypatch, base(project), {"status": "status_up_to_date"})
+    assert result["_failed"] and fake.calls == []
+    assert result["msg"] == (
+        "the Prisma CLI is not installed in the project: no node_modules/.bin/prisma in %s or %s, and bunx would "
+        "download it from the npm registry, which prisma_migrate never does; install the app's dependencies "
+        "(bun install or npm ci in %s), or give command as the path of an installed prisma"
+        % (project["core"], project["app"], project["app"]))
+
+
+def test_an_installed_cli_by_path_needs_no_node_modules(monkeypatch, project, tmp_path):
+    os.unlink(os.path.join(project["core"], "node_modules", ".bin", "prisma"))
+    cli = tmp_path / "prisma-cli"
+    cli.write_text("#!/bin/sh\n")
+    cli.chmod(0o755)
+    result, fake = run_module(monkeypatch, base(project, command=[str(cli)]), {"status": "status_up_to_date"})
+    assert not result["_failed"], result.get("msg")
+    assert [c["argv"][3:5] for c in fake.calls if "migrate" in c["argv"]][0] == [str(cli), "migrate"]

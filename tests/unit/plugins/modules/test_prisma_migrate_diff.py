@@ -28,6 +28,8 @@ def case(name):
 def project(tmp_path):
     core = tmp_path / "core"
     (core / "prisma" / "migrations" / "20250101000000_init").mkdir(parents=True)
+    (core / "node_modules" / ".bin").mkdir(parents=True)  # the project's installed CLI
+    (core / "node_modules" / ".bin" / "prisma").write_text("")
     env = tmp_path / ".env"
     env.write_text("POSTGRES_USER=lifetracker\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=lifetracker\n"
                    "POSTGRES_PORT=25610\n" % PW)
