@@ -176,7 +176,7 @@ def sign_of_life(module):
         refresh(params["lock_path"], params["run_id"])
     except NotHolder as exc:
         if exc.holder:
-            module.warn("the lock %s is held by another run, not by run %s (%s)"
+            module.warn("the lock %s is held by another run, not by run %s: left in place (%s)"
                         % (params["lock_path"], params["run_id"], describe(exc.holder, time.time())))
     except (LockError, OSError) as exc:
         module.warn("cannot refresh the lock %s: %s" % (params["lock_path"], exc))
