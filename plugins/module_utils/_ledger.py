@@ -3,51 +3,104 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Release ledger: append-only JSON lines, one record per deploy/rollback/restore.
 
-Pure functions (no Ansible imports) so they are unit-tested directly.
+Standard library only (no Ansible imports), so it is unit-tested directly. The
+record schema is in _ledger_schema.py; the file handling rules in _state_files.py.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
-LEDGER_MODE = 0o600
-STATE_DIR_MODE = 0o700
+from ansible_collections.maverick.rollback.plugins.module_utils._state_files import (
+    STATE_FILE_MODE, StateFileError, ensure_dir, fsync_dir, open_state_file, write_all)
+
+LEDGER_MODE = STATE_FILE_MODE
+LEDGER = "release ledger"
+LedgerError = StateFileError  # a symlinked or non-regular ledger, refused with a message saying so
 
 
-def read_records(path):
-    """All records of the ledger, oldest first; unreadable lines are skipped."""
-    if not os.path.exists(path):
+def parse_line(raw):
+    """(record or None, why it was skipped or ''). Each line is decoded on its own, so one
+    bad byte or a torn write costs that line only."""
+    raw = raw.strip()
+    if not raw:
+        return None, ""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, "invalid UTF-8 (byte 0x%02x at column %d)" % (raw[exc.start], exc.start + 1)
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None, "not JSON (a write torn by a crash?): %r" % text[:60]
+    if not isinstance(record, dict):
+        return None, "not a JSON object: %r" % text[:60]
+    return record, ""
+
+
+def read_records(path, warnings=None):
+    """All records of the ledger, oldest first. Unreadable lines are skipped, each
+    named in `warnings` (a list) when given: a torn line must not hide the rest."""
+    try:
+        fd = open_state_file(path, os.O_RDONLY, LEDGER)
+    except FileNotFoundError:
         return []
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash must not hide the rest
-            if isinstance(record, dict):
+    with os.fdopen(fd, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            record, skipped = parse_line(raw)
+            if record is not None:
                 records.append(record)
+            elif skipped and warnings is not None:
+                warnings.append("release ledger %s line %d skipped: %s" % (path, number, skipped))
     return records
 
 
-def append_record(path, record):
-    """Append one record durably (O_APPEND, fsync), creating the file 0600."""
-    directory = os.path.dirname(path)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory, mode=STATE_DIR_MODE)
-    line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, LEDGER_MODE)
+def _ends_torn(fd, size):
+    """True when the last line has no newline: a writer crashed in the middle of it."""
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _cut_back(fd, size):
     try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # the next append starts on a new line anyway (_ends_torn)
+
+
+def append_record(path, record, warnings=None):
+    """Append one record as one line, durably, creating the file 0600 (dir 0700).
+
+    Appenders take turns (flock on the file). A torn last line left by a crash is
+    closed with a newline first, so the new record stays readable on its own line;
+    short writes are completed; on a failed write the partial line is cut off again.
+    """
+    directory = os.path.dirname(path)
+    ensure_dir(directory)
+    created = not os.path.lexists(path)
+    line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = open_state_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, LEDGER, LEDGER_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         os.fchmod(fd, LEDGER_MODE)
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        torn = _ends_torn(fd, size)
+        if torn and warnings is not None:
+            warnings.append("release ledger %s: its last line was incomplete (a write torn by a crash); it was "
+                            "closed with a newline and is skipped by readers" % path)
+        try:
+            write_all(fd, (b"\n" if torn else b"") + line)
+            os.fsync(fd)
+        except OSError:
+            _cut_back(fd, size)
+            raise
     finally:
         os.close(fd)
-    return line.strip()
+    if created:
+        fsync_dir(directory)
+    return line.decode("utf-8").strip()
 
 
 def healthy_records(records):

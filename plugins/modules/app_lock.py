@@ -10,24 +10,39 @@ module: app_lock
 short_description: One lock per app, so two rollbacks never run at once
 version_added: 0.1.0
 description:
-  - Creates a lock file atomically (C(O_EXCL)) holding who took it (owner, controller
-    host, run id, AWX job id), when, and its TTL.
-  - A second run fails fast naming the holder and the lock's age.
-  - A lock older than its TTL, or unreadable, is stale; it is reported, and broken
-    only with O(break_stale=true).
-  - C(state=released) removes the lock only when O(run_id) holds it.
+  - The begin and end of the run protocol. The lock file holds who took it (owner,
+    controller host and pid, run id, AWX job id), when, its TTL and the run's last
+    heartbeat. It is published whole (a fully written temporary file linked or renamed
+    into place) and never opened through a symbolic link.
+  - Re-entrant by run id. Taking the lock with the run id that holds it succeeds
+    without changing the holder (only its heartbeat is refreshed), with RV(reentered)
+    true and no change. Roles composed by a playbook under one run id therefore need no
+    switch to skip the lock; a role gives the lock back only if it did not re-enter.
+  - A second run fails fast naming the holder, its age and its last heartbeat.
+  - Liveness, not age. The holder refreshes its heartbeat with every lock call
+    (re-entry, O(state=refreshed)) and every M(maverick.rollback.release_ledger) call
+    that names its run id. A long step may keep a worker process on the server
+    recorded in the lock, alive while it runs. The lock is stale only when that worker
+    is gone (or none) and the last heartbeat is older than the TTL, or when the file is
+    unreadable. A stale lock is reported, and broken only with O(break_stale=true).
+    Breaking is atomic, so of two runs breaking the same stale lock exactly one wins.
+  - C(state=released) removes the lock only when O(run_id) holds it. Otherwise
+    nothing is done (RV(released) false), with a warning when another run holds it.
 options:
   path:
     description: Lock file, for example C(/var/lib/maverick-rollback/lifetracker/lock).
     type: path
     required: true
   state:
-    description: Take or give back the lock; C(query) only reports the holder.
+    description:
+      - V(acquired) takes the lock (or re-enters it); V(released) gives it back;
+        V(refreshed) renews the holder's heartbeat and fails when O(run_id) does not
+        hold the lock; V(query) only reports the holder.
     type: str
-    choices: [acquired, released, query]
+    choices: [acquired, released, refreshed, query]
     default: acquired
   run_id:
-    description: Unique id of this run; release only removes a lock with the same id.
+    description: Unique id of this run; re-entry, refresh and release need the same id.
     type: str
     required: true
   owner:
@@ -38,12 +53,15 @@ options:
     description: Host the play runs from.
     type: str
     default: unknown
+  controller_pid:
+    description: Process id of C(ansible-playbook) on the controller, recorded for information.
+    type: int
   awx_job_id:
     description: AWX/Tower job id, when run from AWX.
     type: str
     default: ""
   ttl:
-    description: Seconds after which the lock counts as stale.
+    description: Seconds without a heartbeat (and without a live worker) after which the lock counts as stale.
     type: int
     default: 1800
   break_stale:
@@ -61,17 +79,26 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Take the app lock
+- name: Begin the run (take the app lock, or re-enter the caller's)
   maverick.rollback.app_lock:
     path: /var/lib/maverick-rollback/lifetracker/lock
     run_id: "{{ run_id }}"
     owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
+    controller: "{{ lookup('ansible.builtin.pipe', 'hostname') }}"
+  register: begin
 
-- name: Give it back
+- name: Still working (between long steps)
+  maverick.rollback.app_lock:
+    path: /var/lib/maverick-rollback/lifetracker/lock
+    run_id: "{{ run_id }}"
+    state: refreshed
+
+- name: End the run (give the lock back unless a caller holds it)
   maverick.rollback.app_lock:
     path: /var/lib/maverick-rollback/lifetracker/lock
     run_id: "{{ run_id }}"
     state: released
+  when: not begin.reentered
 """
 
 RETURN = r"""
@@ -79,68 +106,119 @@ holder:
   description: The lock record now in place (or the one found, for query), null when free.
   type: dict
   returned: always
+reentered:
+  description: The lock was already held by O(run_id); nothing but its heartbeat changed.
+  type: bool
+  returned: state=acquired
+released:
+  description: This call removed the lock.
+  type: bool
+  returned: state=released
+stale:
+  description: The lock found is stale (no live worker, no heartbeat within its TTL, or unreadable).
+  type: bool
+  returned: state=query
 broken:
   description: The stale holder that was broken, if any.
   type: dict
   returned: when a stale lock was broken
 """
 
-import datetime
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockHeld, acquire, describe, held_message, is_stale, read_holder, release)
+    LockError, LockHeld, NotHolder, acquire, describe, held_message, is_stale, iso, read_holder, refresh, release)
 
 
 def lock_record(params, now):
-    return dict(
+    record = dict(
         run_id=params["run_id"], owner=params["owner"], controller=params["controller"],
-        awx_job_id=params["awx_job_id"], ttl=params["ttl"], started_epoch=now,
-        started=datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        awx_job_id=params["awx_job_id"], ttl=params["ttl"], started_epoch=now, started=iso(now),
     )
+    if params["controller_pid"] is not None:
+        record["controller_pid"] = params["controller_pid"]
+    return record
+
+
+def mine(holder, run_id):
+    return bool(holder) and holder.get("run_id") == run_id
+
+
+def query(module, path, now):
+    holder = read_holder(path)
+    module.exit_json(changed=False, holder=holder, stale=bool(holder) and is_stale(holder, now))
+
+
+def released(module, path, now):
+    run_id = module.params["run_id"]
+    holder = read_holder(path)
+    done = mine(holder, run_id) and (module.check_mode or release(path, run_id))
+    if not done and holder and not mine(holder, run_id):
+        module.warn("the lock %s is held by another run, not by run %s: left in place (%s)"
+                    % (path, run_id, describe(holder, now)))
+    module.exit_json(changed=bool(done), released=bool(done), holder=None if done else read_holder(path))
+
+
+def refreshed(module, path, now):
+    run_id = module.params["run_id"]
+    try:
+        holder = read_holder(path) if module.check_mode else refresh(path, run_id, now)
+        if not mine(holder, run_id):
+            raise NotHolder(holder)
+    except NotHolder as exc:
+        module.fail_json(msg="run %s does not hold the lock %s (%s): another run may have broken it as stale. "
+                             "Stop here and check what that run changed." % (
+                                 run_id, path, describe(exc.holder, now) if exc.holder else "no lock"),
+                         holder=exc.holder)
+    module.exit_json(changed=False, holder=holder)
+
+
+def acquired(module, path, now):
+    params = module.params
+    if module.check_mode:
+        holder = read_holder(path)
+        if holder and not mine(holder, params["run_id"]) and not (is_stale(holder, now) and params["break_stale"]):
+            module.fail_json(msg=held_message(holder, now, path), holder=holder)
+        module.exit_json(changed=not mine(holder, params["run_id"]), reentered=mine(holder, params["run_id"]),
+                         holder=holder)
+    try:
+        taken, broken = acquire(path, lock_record(params, now), params["break_stale"], now)
+    except LockHeld as exc:
+        module.fail_json(msg=held_message(exc.holder, now, path), holder=exc.holder)
+    result = dict(changed=taken, reentered=not taken, holder=read_holder(path))
+    if broken:
+        result["broken"] = broken
+        module.warn("broke a stale lock: %s" % describe(broken, now))
+    module.exit_json(**result)
+
+
+STATES = {"acquired": acquired, "released": released, "refreshed": refreshed, "query": query}
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
+            state=dict(type="str", choices=list(STATES), default="acquired"),
             run_id=dict(type="str", required=True),
             owner=dict(type="str", default="unknown"),
             controller=dict(type="str", default="unknown"),
+            controller_pid=dict(type="int"),
             awx_job_id=dict(type="str", default=""),
             ttl=dict(type="int", default=1800),
             break_stale=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    params, path, now = module.params, module.params["path"], time.time()
-    holder = read_holder(path)
-    if params["state"] == "query":
-        module.exit_json(changed=False, holder=holder, stale=bool(holder) and is_stale(holder, now))
-    if params["state"] == "released":
-        mine = bool(holder) and holder.get("run_id") == params["run_id"]
-        if mine and not module.check_mode:
-            release(path, params["run_id"])
-        module.exit_json(changed=mine, holder=None if mine else holder)
-    # acquired
-    if module.check_mode:
-        if holder and holder.get("run_id") != params["run_id"] and not (is_stale(holder, now) and params["break_stale"]):
-            module.fail_json(msg=held_message(holder, now, path), holder=holder)
-        module.exit_json(changed=holder is None or holder.get("run_id") != params["run_id"], holder=holder)
+    path = module.params["path"]
     try:
-        acquired, broken = acquire(path, lock_record(params, now), params["break_stale"], now)
-    except LockHeld as exc:
-        module.fail_json(msg=held_message(exc.holder, now, path), holder=exc.holder)
+        STATES[module.params["state"]](module, path, time.time())
+    except LockError as exc:
+        module.fail_json(msg=str(exc))
     except OSError as exc:
-        module.fail_json(msg="cannot create the lock %s: %s" % (path, exc))
-    result = dict(changed=acquired, holder=read_holder(path))
-    if broken:
-        result["broken"] = broken
-        module.warn("broke a stale lock: %s" % describe(broken, now))
-    module.exit_json(**result)
+        module.fail_json(msg="cannot use the lock %s: %s" % (path, exc))
 
 
 if __name__ == "__main__":

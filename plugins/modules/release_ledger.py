@@ -16,6 +16,18 @@ description:
     healthy release, the healthy release before the current commit (what
     C(commit=previous) means), the commits whose images must be kept, and per-commit
     annotations.
+  - A record is checked against the ledger schema before anything is written (one
+    table in module_utils/_ledger_schema.py, action -> required keys and allowed
+    outcomes; C(action), C(app), C(outcome) and C(time) always). A record that does
+    not fit fails the task naming the missing key or the bad outcome, and nothing is
+    written.
+  - A record is one line, written whole. Appenders take turns; a last line torn by a
+    crash is closed first so the new record stays readable; short writes are completed,
+    and a failed write is cut off again. Readers skip a line that is not a JSON object
+    or not UTF-8, with a warning naming it, and read the others.
+  - The ledger is never opened through a symbolic link.
+  - With O(run_id) (the run protocol's end), the record is stamped with that run id,
+    and with O(lock_path) the run's lock heartbeat is refreshed.
 options:
   path:
     description: Ledger file, for example C(/var/lib/maverick-rollback/lifetracker/ledger.jsonl).
@@ -40,6 +52,17 @@ options:
     description: How many newest records to return in RV(records).
     type: int
     default: 20
+  run_id:
+    description:
+      - Id of the run writing or reading (the one its M(maverick.rollback.app_lock) holds).
+      - With C(state=appended) it is stored as the record's C(run_id); a record that names another
+        C(run_id) is refused.
+    type: str
+  lock_path:
+    description:
+      - The app lock of O(run_id). When that run holds it, its heartbeat is refreshed (a sign of
+        life, so a long run is not taken for a dead one); when another run holds it, a warning says so.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -60,6 +83,19 @@ EXAMPLES = r"""
       from_commit: "{{ from_sha }}"
       to_commit: "{{ to_sha }}"
       outcome: healthy
+      app: lifetracker
+
+- name: End of a run - record it under the run's id and refresh its lock
+  maverick.rollback.release_ledger:
+    path: /var/lib/maverick-rollback/lifetracker/ledger.jsonl
+    state: appended
+    run_id: "{{ run_id }}"
+    lock_path: /var/lib/maverick-rollback/lifetracker/lock
+    record:
+      action: backup
+      app: lifetracker
+      database: lifetracker
+      outcome: verified
 
 - name: Which release ran before this one?
   maverick.rollback.release_ledger:
@@ -98,15 +134,59 @@ commits:
 """
 
 import datetime
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger import (
-    annotate, append_record, commits_to_keep, previous_healthy, read_records)
+    LedgerError, annotate, append_record, commits_to_keep, previous_healthy, read_records)
+from ansible_collections.maverick.rollback.plugins.module_utils._ledger_schema import invalid_record_message
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
+    LockError, NotHolder, describe, refresh)
+
+MAX_WARNINGS = 5
 
 
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_to_append(module):
+    """The record as written: time added, the run id stamped, checked against the schema."""
+    params = module.params
+    record = dict(params["record"])
+    record.setdefault("time", now_utc())
+    if params["run_id"]:
+        if record.get("run_id") not in (None, "", params["run_id"]):
+            module.fail_json(msg="invalid ledger record: its run_id %r is not this run's (%r). Nothing was written to "
+                                 "the ledger." % (record["run_id"], params["run_id"]))
+        record["run_id"] = params["run_id"]
+    message = invalid_record_message(record)
+    if message:
+        module.fail_json(msg=message, record=record)
+    return record
+
+
+def sign_of_life(module):
+    """Refresh the run's lock heartbeat; only say so when another run holds that lock."""
+    params = module.params
+    if not (params["lock_path"] and params["run_id"]) or module.check_mode:
+        return
+    try:
+        refresh(params["lock_path"], params["run_id"])
+    except NotHolder as exc:
+        if exc.holder:
+            module.warn("the lock %s is held by another run, not by run %s: left in place (%s)"
+                        % (params["lock_path"], params["run_id"], describe(exc.holder, time.time())))
+    except (LockError, OSError) as exc:
+        module.warn("cannot refresh the lock %s: %s" % (params["lock_path"], exc))
+
+
+def warn_all(module, warnings):
+    for warning in warnings[:MAX_WARNINGS]:
+        module.warn(warning)
+    if len(warnings) > MAX_WARNINGS:
+        module.warn("release ledger: %d more unreadable lines skipped" % (len(warnings) - MAX_WARNINGS))
 
 
 def main():
@@ -118,24 +198,28 @@ def main():
             current_commit=dict(type="str"),
             keep=dict(type="int", default=5),
             limit=dict(type="int", default=20),
+            run_id=dict(type="str"),
+            lock_path=dict(type="path"),
         ),
         required_if=[("state", "appended", ["record"])],
         supports_check_mode=True,
     )
     params = module.params
     result = dict(changed=False)
-    if params["state"] == "appended":
-        record = dict(params["record"])
-        record.setdefault("time", now_utc())
-        result["changed"] = True
-        if module.check_mode:
-            result["line"] = ""
-        else:
-            try:
-                result["line"] = append_record(params["path"], record)
-            except OSError as exc:
-                module.fail_json(msg="cannot append to the release ledger %s: %s" % (params["path"], exc))
-    records = read_records(params["path"])
+    warnings = []
+    try:
+        if params["state"] == "appended":
+            record = record_to_append(module)
+            result["changed"] = True
+            result["line"] = "" if module.check_mode else append_record(params["path"], record, warnings)
+        sign_of_life(module)
+        records = read_records(params["path"], warnings)
+    except LedgerError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="cannot %s the release ledger %s: %s" % (
+            "append to" if params["state"] == "appended" and "line" not in result else "read", params["path"], exc))
+    warn_all(module, warnings)
     result.update(
         records=records[-params["limit"]:] if params["limit"] > 0 else [],
         last_healthy=next((r for r in reversed(records) if r.get("outcome") == "healthy"), None),
