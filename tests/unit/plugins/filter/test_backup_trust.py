@@ -48,6 +48,7 @@ REAL_OLD, REAL_NEW = name("20260101T000000Z"), name("20260301T000000Z", "ccccccc
 PLANTED = name("20991231T235959Z")
 # (id, {backup: (created_at in its manifest, manifest stat, backup stat)}, uid, picked, skipped {backup: reason start})
 OK = {"uid": 0, "mode": "0600"}
+MINE = {"uid": 1000, "mode": "0600"}
 PICK_CASES = [
     ("a future name with an older recorded time loses", {REAL_OLD: ("2026-01-01T00:00:00Z", OK, OK),
                                                          REAL_NEW: ("2026-03-01T00:00:00Z", OK, OK),
@@ -62,10 +63,9 @@ PICK_CASES = [
     ("a backup another user owns is skipped", {REAL_OLD: ("2026-01-01T00:00:00Z", OK, OK),
                                                PLANTED: ("2099-12-31T23:59:59Z", OK, {"uid": 1001, "pw_name": "mallory", "mode": "0600"})},
      0, REAL_OLD, {PLANTED: "backup owned by mallory"}),
-    ("the runner's own files are trusted", {REAL_OLD: ("2026-01-01T00:00:00Z", {"uid": 1000, "mode": "0600"}, {"uid": 1000, "mode": "0600"})},
-     1000, REAL_OLD, {}),
-    ("an unreadable manifest or one without a time is skipped", {REAL_OLD: ("2026-01-01T00:00:00Z", OK, OK),
-                                                                REAL_NEW: (None, OK, OK), PLANTED: ("", OK, OK)},
+    ("the runner's own files are trusted", {REAL_OLD: ("2026-01-01T00:00:00Z", MINE, MINE)}, 1000, REAL_OLD, {}),
+    ("an unreadable manifest or one without a time is skipped",
+     {REAL_OLD: ("2026-01-01T00:00:00Z", OK, OK), REAL_NEW: (None, OK, OK), PLANTED: ("", OK, OK)},
      0, REAL_OLD, {REAL_NEW: "manifest unreadable", PLANTED: "manifest unreadable"}),
     ("a time without a zone is not a recorded UTC time", {REAL_OLD: ("2026-01-01T00:00:00Z", OK, OK),
                                                           REAL_NEW: ("2026-03-01T00:00:00", OK, OK)},
@@ -77,9 +77,9 @@ PICK_CASES = [
 
 @pytest.mark.parametrize("backups,uid,picked,skipped", [c[1:] for c in PICK_CASES], ids=[c[0] for c in PICK_CASES])
 def test_backup_pick_trust_and_order(backups, uid, picked, skipped):
-    files = [dict(m_stat, path=path + ".json") for path, (_, m_stat, _) in backups.items()]
-    stats = [dict(b_stat, path=path) for path, (_, _, b_stat) in backups.items()]
-    manifests = [manifest(path, created) for path, (created, _, _) in backups.items()]
+    files = [dict(entry[1], path=path + ".json") for path, entry in backups.items()]
+    stats = [dict(entry[2], path=path) for path, entry in backups.items()]
+    manifests = [manifest(path, entry[0]) for path, entry in backups.items()]
     got = backup_pick(files, "latest", "lt", "lt", manifests=manifests, backups=stats, uid=uid)
     assert (got["path"], got["how"]) == (picked, "latest" if picked else "")
     assert {s["path"]: s["reason"][:len(skipped.get(s["path"], ""))] for s in got["skipped"]} == skipped
