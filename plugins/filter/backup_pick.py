@@ -13,7 +13,12 @@ description:
   - C(/path) - that file, as given.
   - C(latest) - the newest backup of the app and database among O(_input) (the backups
     with a manifest - M(maverick.rollback.pg_backup) writes it only after verification), by
-    the time in its name.
+    the time recorded inside its manifest (C(created_at)) when O(manifests) are given, else by
+    the time in its name. A name is only a claim - anyone who can write to the directory can
+    name a file C(..._20991231T235959Z_...).
+  - With O(uid), backups and manifests owned by someone other than root and O(uid), or writable
+    by group or others (the rule of M(maverick.rollback.backup_dir_check)), are skipped and listed in C(skipped);
+    with O(manifests), so are backups whose manifest cannot be read or records no time.
   - C(before=<commit>) - the backup the newest ledger C(deploy) record whose C(from_commit)
     starts with the commit names in C(backup) (taken just before that deploy replaced the
     commit), while it is among O(_input); else the newest backup whose name carries the
@@ -52,6 +57,22 @@ options:
     description: How many of the newest backups C(candidates) lists.
     type: int
     default: 10
+  manifests:
+    description:
+      - The manifests, read - the C(results) of M(ansible.builtin.slurp) looped over O(_input) (C(source)
+        and base64 C(content)). Given, backups are ordered by the C(created_at) inside them.
+    type: list
+    elements: dict
+  backups:
+    description: The backups themselves as M(ansible.builtin.find) lists them (C(path), C(uid), C(mode)), for O(uid).
+    type: list
+    elements: dict
+    default: []
+  uid:
+    description:
+      - The effective user id the restore runs as. Given, the ownership and mode of each manifest (the
+        entries of O(_input)) and backup (O(backups)) are checked.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -78,9 +99,15 @@ _value:
     prefix: {description: The commit compared (12 lower-case hex digits at most), empty unless C(before=)., type: str}
     commit_known: {description: "False when C(before=) names something git did not resolve and that is not a hex SHA.", type: bool}
     candidates: {description: "The newest O(limit) backups (M(maverick.rollback.backup_list) entries), for the refusal message.", type: list}
+    skipped: {description: "Backups left out and why (C(path), C(reason)), newest name first.", type: list}
 """
 
 
+import base64
+import datetime
+import json
+
+from ansible_collections.maverick.rollback.plugins.filter.backup_dir_check import untrusted
 from ansible_collections.maverick.rollback.plugins.filter.backup_list import backup_list
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 
@@ -117,16 +144,78 @@ def pick(backups, prefix, records):
     return {}, ""
 
 
-def backup_pick(files, request, app, database, records=None, resolved="", limit=10):
+def _path(item):
+    return str((item.get("path") if isinstance(item, dict) else item) or "").rstrip("/")
+
+
+def recorded_time(text):
+    """The manifest's created_at (ISO 8601 UTC, as pg_backup writes it), else None."""
+    try:
+        when = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(datetime.timezone.utc) if when.tzinfo else None
+
+
+def manifest_times(manifests):
+    """{backup path: time recorded in its manifest} from slurp results; unreadable ones are left out."""
+    times = {}
+    for result in manifests or []:
+        if not isinstance(result, dict) or "content" not in result:
+            continue
+        source = _path(result.get("source") or result.get("item"))
+        try:
+            data = json.loads(base64.b64decode(result["content"]).decode("utf-8"))
+        except (ValueError, TypeError):
+            continue
+        when = recorded_time(data.get("created_at")) if isinstance(data, dict) else None
+        if when and source.endswith(".json"):
+            times[source[:-len(".json")]] = when
+    return times
+
+
+def skip_reason(backup, manifest_info, backup_info, times, uid):
+    """Why a backup is not to be restored ('' when it may be)."""
+    if uid is not None:
+        for what, info in (("manifest", manifest_info), ("backup", backup_info)):
+            problem = untrusted(info, uid)
+            if problem:
+                return "%s %s" % (what, problem)
+    if times is not None and backup["path"] not in times:
+        return "manifest unreadable or without a recorded time (created_at)"
+    return ""
+
+
+def trusted_backups(backups, files, stats, manifests, uid):
+    """(backups to choose from, newest first; skipped ones with their reason)."""
+    infos = {_path(f): f for f in list(files or []) + list(stats or []) if isinstance(f, dict)}
+    times = manifest_times(manifests) if manifests is not None else None
+    kept, skipped = [], []
+    for backup in backups:
+        reason = skip_reason(backup, infos.get(backup["path"] + ".json"), infos.get(backup["path"]), times, uid)
+        if reason:
+            skipped.append({"path": backup["path"], "reason": reason})
+        else:
+            kept.append(backup)
+    if times is not None:
+        kept.sort(key=lambda b: (times[b["path"]], b["stamp"], b["seq"], b["path"]), reverse=True)
+    return kept, skipped
+
+
+def backup_pick(files, request, app, database, records=None, resolved="", limit=10, manifests=None, backups=None,
+                uid=None):
     request = str(request or "").strip()
-    backups = backup_list(files, app, database)
-    result = {"path": "", "how": "", "backup": {}, "prefix": "", "commit_known": True, "candidates": backups[:int(limit)]}
+    found, skipped = backup_list(files, app, database), []
+    if manifests is not None or uid is not None:
+        found, skipped = trusted_backups(found, files, backups, manifests, None if uid is None else int(uid))
+    result = {"path": "", "how": "", "backup": {}, "prefix": "", "commit_known": True,
+              "candidates": found[:int(limit)], "skipped": skipped}
     if request.startswith("/"):
         return dict(result, path=request, how="path")
     if request.startswith(BEFORE):
         ref, sha = request[len(BEFORE):], resolved_sha(resolved)
         result.update(prefix=(sha or ref).lower()[:12], commit_known=bool(sha) or is_valid("sha", ref))
-    chosen, how = pick(backups, result["prefix"], records)
+    chosen, how = pick(found, result["prefix"], records)
     return dict(result, path=chosen.get("path", ""), how=how, backup=chosen)
 
 

@@ -55,6 +55,19 @@ CONFIRM_WORDS = {"yes", "no", "true", "false"}
 BAD_REF = "$(touch /tmp/pwned)"
 
 
+def _rule_patterns():
+    """The collection's name rules (plugins/module_utils/_rules.py, standard library only):
+    what `'<kind>' | maverick.rollback.rule` gives a playbook's `is match(...)`."""
+    import importlib.util  # noqa: PLC0415
+    spec = importlib.util.spec_from_file_location("_rules", PROJECT_DIR / "plugins" / "module_utils" / "_rules.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PATTERNS
+
+
+RULES = _rule_patterns()
+
+
 def playbook_vars(playbook: str) -> dict:
     return {"target": None, **PLAYBOOK_VARS[playbook]}
 
@@ -277,8 +290,8 @@ def check_playbook_input(playbook: str, q: dict, plays, names: set):
         assert q["type"] in ("text", "textarea"), q
         assert q["required"] == spec.get("required", q["required"]), q
         assert default is not None and q["default"] == default, (var, q["default"], default)
-        patterns = [m.group(1) for _, e in template_parts(plays) if reads(e, names)
-                    for m in re.finditer(r"is\s+match\(\s*'([^']*)'", e)]
+        patterns = [RULES[m.group(1)] if m.group(2) else m.group(1) for _, e in template_parts(plays) if reads(e, names)
+                    for m in re.finditer(r"is\s+match\(\s*'([^']*)'(\s*\|\s*maverick\.rollback\.rule)?", e)]
         assert patterns, "%s: the playbook does not validate %s" % (playbook, var)
         assert not all(re.match(p, BAD_REF) for p in patterns), patterns
         if q["default"]:
@@ -558,7 +571,8 @@ def test_survey_answers_pass_the_playbooks_own_checks_and_bad_ones_do_not(tmp_pa
                                                    "content": "{{ gate_report | to_json }}", "mode": "0600"}}]})
     (tmp_path / "gates.yml").write_text(json.dumps(plays, indent=1))
     proc = subprocess.run([tool("ansible-playbook"), "-i", "localhost,", str(tmp_path / "gates.yml")],
-                          cwd=tmp_path, env=clean_env(ANSIBLE_PYTHON_INTERPRETER=sys.executable),
+                          cwd=tmp_path, env=clean_env(ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                                                      ANSIBLE_COLLECTIONS_PATH=str(PROJECT_DIR / ".collections")),
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())

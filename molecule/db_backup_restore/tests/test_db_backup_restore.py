@@ -256,6 +256,42 @@ def test_backup_through_the_database_container(host):
     assert "in-compose-backup" in data
 
 
+def test_latest_follows_the_manifest_time_not_the_name(host):
+    # A backup planted under a name dated 2099 whose manifest records an older time (a copy of
+    # an older backup, owned by root, 0600): "latest" orders by the time inside the manifests.
+    older = backup(host)
+    add_entry(host, "in-the-newer-backup")
+    newer = backup(host)
+    expected = titles(host)
+    planted = re.sub(r"_[0-9]{8}T[0-9]{6}Z_", "_20991231T235959Z_", older["path"])
+    host.check_output("cp -p %s %s && cp -p %s.json %s.json" % (older["path"], planted, older["path"], planted))
+    add_entry(host, "after-the-newer-backup")
+    try:
+        proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=latest", *YES)
+        assert_ok(proc)
+        assert titles(host) == expected
+        assert ledger(host)[-1]["backup"] == newer["path"]
+    finally:
+        host.check_output("rm -f %s %s.json" % (planted, planted))
+
+
+def test_backup_dir_writable_by_others_is_refused(host):
+    before, records, listing = snapshot(host), len(ledger(host)), files_in(host, BACKUPS)
+    host.check_output("chmod 0777 %s" % BACKUPS)
+    try:
+        proc = run_playbook(BACKUP_PB)
+        assert_failed(proc)
+        assert "writable by group or others (mode 0777)" in out(proc) and "db_backup_allow_shared_backup_dir" in out(proc)
+        assert files_in(host, BACKUPS) == listing and len(ledger(host)) == records
+        proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=latest", "-e", "db_restore_force=true", *YES)
+        assert_failed(proc)
+        assert "writable by group or others (mode 0777)" in out(proc) and "db_restore_allow_shared_backup_dir" in out(proc)
+        assert_untouched(host, before, proc)
+        assert files_in(host, BACKUPS) == listing and len(ledger(host)) == records
+    finally:
+        host.check_output("chmod 0700 %s" % BACKUPS)
+
+
 def test_check_mode_prints_the_plan_and_changes_nothing(host):
     # The newest backup now says it was taken while v1 ran; before=v2 (a tag, resolved by
     # git) must still pick the newest backup taken at v2.
