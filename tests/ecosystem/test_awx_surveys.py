@@ -558,7 +558,9 @@ def test_survey_answers_pass_the_playbooks_own_checks_and_bad_ones_do_not(tmp_pa
                                                    "content": "{{ gate_report | to_json }}", "mode": "0600"}}]})
     (tmp_path / "gates.yml").write_text(json.dumps(plays, indent=1))
     proc = subprocess.run([tool("ansible-playbook"), "-i", "localhost,", str(tmp_path / "gates.yml")],
-                          cwd=tmp_path, env=clean_env(ANSIBLE_PYTHON_INTERPRETER=sys.executable),
+                          cwd=tmp_path, env=clean_env(ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                                                      # the checks call the collection's filters (rule)
+                                                      ANSIBLE_COLLECTIONS_PATH=str(PROJECT_DIR / ".collections")),
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())

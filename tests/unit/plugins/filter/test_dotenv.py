@@ -19,6 +19,7 @@ from ansible_collections.maverick.rollback.plugins.filter.dotenv import dotenv
     ("P=\"s3cret # pw\" # rotated\nQ='x' #c", {"P": "s3cret # pw", "Q": "x"}),
     ("", {}),
     (None, {}),
-], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "inline-comment", "escapes", "mismatched-quotes", "quoted-then-comment", "empty", "none"])
+], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "inline-comment", "escapes",
+        "mismatched-quotes", "quoted-then-comment", "empty", "none"])
 def test_dotenv(text, expected):
     assert dotenv(text) == expected
