@@ -10,12 +10,19 @@ name: env_secrets
 short_description: The secret values an env file sets
 version_added: 0.1.0
 description:
-  - Takes the text of a Compose C(.env) file and returns the values of the keys that
-    match O(key_pattern) (case-insensitive, anywhere in the key; C(export ) and one pair of
-    quotes removed) and the passwords inside URLs (C(DATABASE_URL)), also of commented-out
-    settings (an old password in a comment is still a password).
-  - Values shorter than 4 characters are left out (masking them everywhere would mask
-    ordinary words). Sorted in reverse, without duplicates.
+  - Takes the text of a Compose C(.env) file and returns the secrets it holds, to mask them
+    in logs, bundles and messages. Values are read as Compose reads them (C(export ), one
+    pair of quotes, an unquoted value ends where a comment starts); commented-out settings count too (an
+    old password in a comment is still a password).
+  - Every value is a secret, except values shorter than 4 characters, common words
+    (C(true), C(false), C(yes), C(no), C(on), C(off), C(null), C(none), C(enabled),
+    C(disabled)), and - unless the key matches O(key_pattern) - numbers and the values of
+    keys that name something (C(..._USER), C(..._DB), C(..._DATABASE), C(..._NAME),
+    C(..._HOST), C(..._PORT), C(..._ENV), C(..._LEVEL), C(..._MODE), C(..._VERSION),
+    C(..._DIR), C(..._PATH), C(TZ)). Masking those everywhere would mask ordinary output.
+  - In a URL with a user and a password only the password is a secret (the address stays
+    readable); in a URL with a user and no password (a DSN, a token as user) the URL and the user.
+  - Sorted in reverse, without duplicates. The rule is C(env_value_secrets) in module_utils/_rules.py.
   - The result holds secrets; use it only in tasks with C(no_log), and hand it to
     M(maverick.rollback.mask).
 options:
@@ -24,15 +31,18 @@ options:
     type: str
     required: true
   key_pattern:
-    description: Regular expression alternation of key parts that mark a secret.
+    description:
+      - Regular expression alternation of key parts (case-insensitive, anywhere in the key) whose
+        values are secrets even when they are numbers or the key names something.
+      - Empty means the collection's list.
     type: str
-    default: PASSWORD|SECRET|TOKEN|KEY
+    default: PASS|SECRET|TOKEN|KEY|DSN|CRED|AUTH
 """
 
 EXAMPLES = r"""
 - name: Collect the secret values to mask
   ansible.builtin.set_fact:
-    secrets: "{{ env_text | maverick.rollback.env_secrets('PASSWORD|SECRET|TOKEN|KEY') }}"
+    secrets: "{{ env_text | maverick.rollback.env_secrets }}"
   no_log: true
 """
 

@@ -13,7 +13,8 @@ description:
   - Keeps every line of a Compose C(.env) file and replaces the value of each key that
     matches O(key_pattern) (case-insensitive, anywhere in the key; also after C(export ) and
     in commented-out lines) by C(********).
-  - Passwords inside URLs are left to M(maverick.rollback.mask), which every bundle text goes through.
+  - Every other secret of the file (see M(maverick.rollback.env_secrets) - every value but the short,
+    common, numeric and naming ones) is masked where it appears, passwords inside URLs too.
   - An empty file gives O(missing).
 options:
   _input:
@@ -21,9 +22,12 @@ options:
     type: str
     required: true
   key_pattern:
-    description: Regular expression alternation of key parts that mark a secret.
+    description:
+      - Regular expression alternation of key parts (case-insensitive, anywhere in the key) whose
+        whole values are masked, however short.
+      - Empty means the collection's list.
     type: str
-    default: PASSWORD|SECRET|TOKEN|KEY
+    default: PASS|SECRET|TOKEN|KEY|DSN|CRED|AUTH
   missing:
     description: What an empty (or unreadable) env file gives.
     type: str
@@ -33,7 +37,7 @@ options:
 EXAMPLES = r"""
 - name: The env file for the incident bundle
   ansible.builtin.set_fact:
-    env_masked: "{{ env_text | maverick.rollback.mask_env('PASSWORD|SECRET|TOKEN|KEY', missing='(no env file at /opt/lifetracker/.env)') }}"
+    env_masked: "{{ env_text | maverick.rollback.mask_env(missing='(no env file at /opt/lifetracker/.env)') }}"
   no_log: true
 """
 

@@ -20,6 +20,8 @@ description:
     digits, C(_), C(-), no leading digit, at most 63), C(app_name) (letters, digits, C(.), C(-);
     no C(_) - it separates the fields of backup names), C(migration_name) (Prisma
     C(<14 digits>_<letters, digits, _>)), C(service_name), C(url) (C(http://host...) or C(https://...)),
+    C(secure_url) (a URL a credential may be sent to - C(https://host...), or C(http://) only to
+    this machine - C(localhost), C(127.0.0.0/8), C([::1]) - where nothing crosses a network),
     C(abs_path) (absolute, no control characters), C(repo_path) (relative, no leading C(/) or
     C(-), no C(..) component), C(int) (digits only).
   - >-
@@ -32,7 +34,7 @@ options:
     description: The kind of name.
     type: str
     required: true
-    choices: [ref, sha, db_name, app_name, migration_name, service_name, url, abs_path, repo_path, int, backup_name, derived_db]
+    choices: [ref, sha, db_name, app_name, migration_name, service_name, url, secure_url, abs_path, repo_path, int, backup_name, derived_db]
   app:
     description: For C(backup_name) - the app (literal); empty matches any app.
     type: str

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from ansible_collections.maverick.rollback.plugins.module_utils._dotenv import parse_env_file
+
 # --------------------------------------------------------------------------- names
 
 # Patterns for Python's re (what Jinja's match/search tests and ansible.builtin.find
@@ -37,6 +39,11 @@ PATTERNS = {
     "service_name": r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z",
     # An http(s) URL with a host.
     "url": r"\Ahttps?://[^/\s]+",
+    # A URL a credential may be sent to: https, or plain http only to this machine
+    # (localhost, 127.0.0.0/8, [::1]), where nothing crosses a network. The loopback
+    # host must end where the host ends (127.0.0.1.evil.example and 127.0.0.1@evil are not).
+    "secure_url": r"\A(?:https://[^/\s]+|http://(?:localhost|127(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
+                  r"|\[::1\])(?::[0-9]{1,5})?(?:[/?#][^\s]*)?\Z)",
     # An absolute path on the server, without control characters.
     "abs_path": r"\A/[^\x00-\x1f]*\Z",
     # A path relative to the repository: no leading '/' or '-', no '..' component.
@@ -165,14 +172,24 @@ def transaction_control(sql):
 # --------------------------------------------------------------------------- secrets
 
 MASK = "********"
-# Keys of settings whose values are secrets (case-insensitive, anywhere in the key).
-SECRET_KEY_PATTERN = "PASSWORD|SECRET|TOKEN|KEY"
+# Keys of settings whose values are secrets whatever they look like (case-insensitive,
+# anywhere in the key): PASS covers PASSWORD, PGPASS, DB_PASS, PASSPHRASE.
+SECRET_KEY_PATTERN = "PASS|SECRET|TOKEN|KEY|DSN|CRED|AUTH"
 # ://user:<password>@ in any URL.
 URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)@")
 # PGPASSWORD=..., password: ... in command output.
 KV_PASSWORD = re.compile(r"((?:PGPASSWORD|POSTGRES_PASSWORD|password)\s*[=:]\s*)(\S+)", re.I)
 # Secrets shorter than this are not masked everywhere (they would mask ordinary words).
 MIN_SECRET = 4
+# Keys whose values name something (a user, a database, a host, a port, a mode) rather
+# than grant access: shown as they are, unless the key also looks secret.
+PUBLIC_KEY = re.compile(r"(?:\A|_)(?:USER|USERNAME|DB|DATABASE|NAME|HOST|HOSTNAME|PORT|ENV|TZ|LEVEL|MODE|VERSION|DIR|PATH)\Z",
+                        re.I)
+# Values too common to be anyone's secret: masking them would mask ordinary output.
+PLAIN_WORDS = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled"))
+_NUMBER = re.compile(r"\A[+-]?[0-9]+(?:\.[0-9]+)?\Z")
+# scheme://user[:password]@host...: the credential part of a URL.
+_URL_CREDENTIAL = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^:/@\s]*)(?::(?P<password>[^@/\s]*))?@")
 
 
 def _secret_forms(secrets):
@@ -203,34 +220,52 @@ def _secret_key(key_pattern, at_start=r"(?:export\s+)?"):
 
 
 def _env_settings(text):
-    """The env file's lines that set something; commented-out settings count too
-    (an old password in a comment is still a password)."""
-    lines = [re.sub(r"^#\s*", "", line.strip()) for line in str(text or "").splitlines()]
-    return [line for line in lines if "=" in line]
+    """(key, value) of every setting of an env file, parsed as Compose does (quotes,
+    `export `, an unquoted value ends at ` #`); commented-out settings count too (an old
+    password in a comment is still a password)."""
+    settings = []
+    for line in str(text or "").splitlines():
+        settings.extend(parse_env_file(re.sub(r"\A\s*#\s*", "", line)).items())
+    return settings
 
 
-def _unquote(value):
-    match = re.match(r"""\A(['"])(.*)\1\Z""", value, re.S)
-    return match.group(2) if match else value
+def env_value_secrets(key, value, key_pattern=SECRET_KEY_PATTERN):
+    """The secrets one env setting holds. Every value is a secret, except:
+    - values shorter than MIN_SECRET characters, and common words (PLAIN_WORDS: true,
+      false, on, off, ...): masking those everywhere would mask ordinary output;
+    - numbers, and values of keys that name something (PUBLIC_KEY: ..._USER, ..._DB,
+      ..._NAME, ..._HOST, ..._PORT, ..._ENV, ...), unless the key matches key_pattern;
+    - a URL with user and password: only the password (the address stays readable);
+      a URL with a user and no password (a DSN, a token as user): the URL and the user.
+    """
+    value = str(value or "").strip()
+    if len(value) < MIN_SECRET or value.lower() in PLAIN_WORDS:
+        return []
+    url = _URL_CREDENTIAL.match(value)
+    if url:
+        found = [url.group("password")] if url.group("password") else [value, url.group("user")]
+    elif re.search(key_pattern or SECRET_KEY_PATTERN, key, re.I):
+        found = [value]
+    elif _NUMBER.match(value) or PUBLIC_KEY.search(key):
+        found = []
+    else:
+        found = [value]
+    return [secret for secret in found if len(secret) >= MIN_SECRET]
 
 
 def env_secret_values(text, key_pattern=SECRET_KEY_PATTERN):
-    """Values of secret-looking keys (quotes removed) and passwords inside URLs, of at
-    least MIN_SECRET characters, without duplicates, in reverse order (a value comes
-    before any value that is its prefix)."""
-    key = re.compile(r"\A" + _secret_key(key_pattern), re.I)
-    values = []
-    for line in _env_settings(text):
-        if key.match(line):
-            values.append(_unquote(re.sub(r"\A[^=]*=\s*", "", line)))
-        url = URL_PASSWORD.search(line)
-        if url:
-            values.append(url.group(2))
-    return sorted({v.strip() for v in values if len(v.strip()) >= MIN_SECRET}, reverse=True)
+    """The secrets of an env file (env_value_secrets of each setting), without
+    duplicates, in reverse order (a value comes before any value that is its prefix)."""
+    values = set()
+    for key, value in _env_settings(text):
+        values.update(env_value_secrets(key, value, key_pattern))
+    return sorted(values, reverse=True)
 
 
 def mask_env_text(text, key_pattern=SECRET_KEY_PATTERN):
-    """The env file with the value of every secret-looking key (commented out too)
-    replaced by ********; other lines as they are."""
+    """The env file with the whole value of every secret-looking key (commented out too,
+    however short) replaced by ********, and every other secret (env_secret_values)
+    masked where it appears; other lines as they are."""
     line = re.compile(r"^(\s*(?:#\s*)?%s).*$" % _secret_key(key_pattern), re.I | re.M)
-    return line.sub(lambda m: m.group(1) + MASK, str(text or ""))
+    masked = line.sub(lambda m: m.group(1) + MASK, str(text or ""))
+    return mask_text(masked, env_secret_values(text, key_pattern))

@@ -184,6 +184,40 @@ def test_rehearsal_alone_reports_and_changes_nothing(host):
     assert after == before
 
 
+def test_rehearsal_waits_its_turn_a_held_lock_refuses_it(host):
+    """The rehearsal restores a copy and runs migrations: not while another run holds the lock."""
+    holder = json.dumps({"run_id": "inflight", "owner": "night-shift", "controller": "awx-1", "ttl": 600,
+                         "started_epoch": time.time(), "started": "now", "awx_job_id": "42"})
+    host.check_output("printf '%%s' %s > %s && chmod 600 %s" % (shlex.quote(holder), LOCK, LOCK))
+    try:
+        before = state(host)
+        proc = play(REHEARSAL, "-e", "commit=v2")
+        assert proc.returncode != 0, proc.stdout
+        assert "another run holds the lock %s: night-shift on awx-1" % LOCK in flat(proc.stdout)
+        assert state(host) == before  # no copy restored
+        assert host.file(LOCK).content_string == holder
+    finally:
+        host.check_output("rm -f %s" % LOCK)
+
+
+def test_rehearsal_drops_only_the_copy_it_created(host):
+    """A database under the copy's name that this run did not create survives the run's cleanup."""
+    stamp = "20260101000000"
+    theirs = "lifetracker_verify_" + stamp
+    psql(host, "CREATE DATABASE %s" % theirs)
+    try:
+        psql(host, "CREATE TABLE kept (x int)", db=theirs)
+        # The stamp the run names its copy with, fixed here so that the name is taken.
+        proc = play(REHEARSAL, "-e", "commit=v2", "-e", "__migration_rehearsal_stamp=" + stamp)
+        assert proc.returncode != 0, proc.stdout
+        assert "scratch database %s exists already" % theirs in flat(proc.stdout)
+        assert theirs in state(host)["databases"]
+        assert psql(host, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'", db=theirs) == "1"
+    finally:
+        psql(host, "DROP DATABASE IF EXISTS %s" % theirs)
+    assert state(host)["databases"] == ["lifetracker"]
+
+
 # ------------------------------------------------------------------ v4: bad migration
 
 def test_deploy_v4_is_stopped_by_the_rehearsal(host):

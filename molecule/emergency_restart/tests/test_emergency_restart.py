@@ -203,6 +203,38 @@ def test_bundle_is_private_has_the_logs_and_no_secret(host):
         assert secret not in text, secret
 
 
+# Secrets the key pattern alone misses (issue 16, fault 7): keys without PASSWORD/SECRET/
+# TOKEN/KEY, a DSN (the key is the URL's user) and a value with an inline comment.
+UNPATTERNED_LINES = ["DB_PASS=dbpass-Vx81-plain", "SENTRY_DSN=https://5f3c2a9e81d4b7@o4504.ingest.sentry.io/4504",
+                     "SMTP_PASSWORD=s3cretpw-Rj44 # rotated"]
+UNPATTERNED_VALUES = ["dbpass-Vx81-plain", "https://5f3c2a9e81d4b7@o4504.ingest.sentry.io/4504", "s3cretpw-Rj44"]
+
+
+def leak_into_the_api_log(host, url) -> None:
+    """Each secret in a request line: the api logs it (as an app that logs a config dump would)."""
+    for n, value in enumerate(UNPATTERNED_VALUES):
+        host.run("curl -s -o /dev/null %s" % shlex.quote("%s/health?leak%d=%s" % (url, n, value)))
+
+
+def test_env_values_of_any_key_never_reach_the_bundle_or_the_output(host):
+    env = APP_DIR + "/.env"
+    host.check_output("cp -p %s /tmp/env.unpatterned" % env)
+    try:
+        host.check_output("printf '%%s\\n' %s >> %s" % (" ".join(shlex.quote(line) for line in UNPATTERNED_LINES), env))
+        leak_into_the_api_log(host, API)
+        proc = run_playbook(PLAYBOOK, "-v")
+        assert proc.returncode == 0, proc.stdout
+        text = host.check_output("tar -xzOf %s" % ledger(host)[-1]["bundle"])
+    finally:
+        host.check_output("cp -p /tmp/env.unpatterned %s" % env)
+    assert "leak0=******** " in text and "leak1=******** " in text and "leak2=******** " in text  # they reached the log
+    for value in UNPATTERNED_VALUES:
+        assert value not in text, value
+        assert value not in proc.stdout, value
+    assert "5f3c2a9e81d4b7" not in text  # the DSN's key alone neither
+    assert "DB_PASS=********" in text and "SMTP_PASSWORD=********" in text  # env.masked keeps the keys
+
+
 def test_healthy_app_restarts_nothing(host):
     before = containers(host)
     proc = run_playbook(PLAYBOOK)

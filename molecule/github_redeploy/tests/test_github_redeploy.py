@@ -181,6 +181,14 @@ def test_bad_ref_is_refused_before_any_request(host, mock, bad):
     assert mock.requests == [] and not host.file("/tmp/pwned").exists
 
 
+def test_plain_http_to_another_host_is_refused_before_the_token_is_sent(mock):
+    proc = redeploy(mock, "-e", "github_redeploy_api_url=http://github.example.invalid/api/v3")
+    assert proc.returncode != 0
+    assert "github_redeploy refused its inputs: the API URL must be https://host" in proc.out
+    assert "http://github.example.invalid/api/v3" in proc.out
+    assert mock.requests == []
+
+
 def test_check_mode_asks_but_dispatches_nothing(mock, shas):
     proc = redeploy(mock, "--check")
     assert proc.returncode == 0, proc.stdout

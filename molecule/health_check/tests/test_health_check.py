@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from conftest import compose, health, run_playbook
@@ -81,3 +83,33 @@ def test_bad_inputs_are_refused_before_any_probe(host, bad_input):
     assert "health_check refused its inputs" in proc.stdout
     assert "Wait for a good answer" not in proc.stdout
     assert not host.file("/tmp/pwned").exists
+
+
+# Secrets the key pattern alone misses (issue 16, fault 7): keys without PASSWORD/SECRET/
+# TOKEN/KEY, a DSN (the key is the URL's user) and a value with an inline comment.
+UNPATTERNED_LINES = ["DB_PASS=dbpass-Vx81-plain", "SENTRY_DSN=https://5f3c2a9e81d4b7@o4504.ingest.sentry.io/4504",
+                     "SMTP_PASSWORD=s3cretpw-Rj44 # rotated"]
+UNPATTERNED_VALUES = ["dbpass-Vx81-plain", "https://5f3c2a9e81d4b7@o4504.ingest.sentry.io/4504", "s3cretpw-Rj44"]
+
+
+@pytest.fixture
+def secrets_in_env_and_log(host):
+    """The three forms in the app's .env and, through request lines, in the api's log; .env restored after."""
+    env = "/opt/lifetracker/.env"
+    assert host.run("cp -p %s /tmp/env.unpatterned" % env).rc == 0
+    assert host.run("printf '%%s\\n' %s >> %s" % (" ".join(shlex.quote(line) for line in UNPATTERNED_LINES), env)).rc == 0
+    for n, value in enumerate(UNPATTERNED_VALUES):
+        host.run("curl -s -o /dev/null %s" % shlex.quote("http://127.0.0.1:23510/health?leak%d=%s" % (n, value)))
+    yield
+    assert host.run("cp -p /tmp/env.unpatterned %s" % env).rc == 0
+
+
+def test_failed_gate_prints_the_logs_with_every_env_value_masked(host, secrets_in_env_and_log, api_stopped):
+    proc = run_playbook(PLAYBOOK, "-e", "health_check_deadline=2", "-e", "health_check_interval=0.5")
+    assert proc.returncode != 0
+    assert "== api: last 50 lines ==" in proc.stdout
+    for n in range(len(UNPATTERNED_VALUES)):
+        assert "leak%d=******** " % n in proc.stdout  # the log lines are printed, the values masked
+    for value in UNPATTERNED_VALUES:
+        assert value not in proc.stdout, value
+    assert "5f3c2a9e81d4b7" not in proc.stdout

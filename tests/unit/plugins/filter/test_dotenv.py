@@ -16,8 +16,10 @@ from ansible_collections.maverick.rollback.plugins.filter.dotenv import dotenv
     ("A=1 # note\nB='x # kept'", {"A": "1", "B": "x # kept"}),
     ('D="line\\nnext"', {"D": "line\nnext"}),
     ("MIS='matched\"", {"MIS": "'matched\""}),
+    ("P=\"s3cret # pw\" # rotated\nQ='x' #c", {"P": "s3cret # pw", "Q": "x"}),
     ("", {}),
     (None, {}),
-], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "inline-comment", "escapes", "mismatched-quotes", "empty", "none"])
+], ids=["plain", "comments", "export", "quotes", "url", "empty-and-spaces", "garbage", "inline-comment", "escapes",
+        "mismatched-quotes", "quoted-then-comment", "empty", "none"])
 def test_dotenv(text, expected):
     assert dotenv(text) == expected
