@@ -55,6 +55,18 @@ CONFIRM_WORDS = {"yes", "no", "true", "false"}
 BAD_REF = "$(touch /tmp/pwned)"
 
 
+def _rule_patterns():
+    """The collection's name rules (plugins/module_utils/_rules.py, standard library only):
+    what `'<kind>' | maverick.rollback.rule` gives a playbook's `is match(...)`."""
+    if str(PROJECT_DIR / ".collections") not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR / ".collections"))  # the checkout as ansible_collections.maverick.rollback
+    from ansible_collections.maverick.rollback.plugins.module_utils._rules import PATTERNS  # noqa: PLC0415
+    return PATTERNS
+
+
+RULES = _rule_patterns()
+
+
 def playbook_vars(playbook: str) -> dict:
     return {"target": None, **PLAYBOOK_VARS[playbook]}
 
@@ -277,8 +289,8 @@ def check_playbook_input(playbook: str, q: dict, plays, names: set):
         assert q["type"] in ("text", "textarea"), q
         assert q["required"] == spec.get("required", q["required"]), q
         assert default is not None and q["default"] == default, (var, q["default"], default)
-        patterns = [m.group(1) for _, e in template_parts(plays) if reads(e, names)
-                    for m in re.finditer(r"is\s+match\(\s*'([^']*)'", e)]
+        patterns = [RULES[m.group(1)] if m.group(2) else m.group(1) for _, e in template_parts(plays) if reads(e, names)
+                    for m in re.finditer(r"is\s+match\(\s*'([^']*)'(\s*\|\s*maverick\.rollback\.rule)?", e)]
         assert patterns, "%s: the playbook does not validate %s" % (playbook, var)
         assert not all(re.match(p, BAD_REF) for p in patterns), patterns
         if q["default"]:
@@ -559,7 +571,6 @@ def test_survey_answers_pass_the_playbooks_own_checks_and_bad_ones_do_not(tmp_pa
     (tmp_path / "gates.yml").write_text(json.dumps(plays, indent=1))
     proc = subprocess.run([tool("ansible-playbook"), "-i", "localhost,", str(tmp_path / "gates.yml")],
                           cwd=tmp_path, env=clean_env(ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                                                      # the checks call the collection's filters (rule)
                                                       ANSIBLE_COLLECTIONS_PATH=str(PROJECT_DIR / ".collections")),
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
