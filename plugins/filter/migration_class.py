@@ -43,9 +43,16 @@ options:
       - The migrations, in the order they were applied, each a dict with C(name) and C(sql)
         (the text of its C(migration.sql)). C(sql) null means the SQL was not found; that
         migration is incompatible.
+      - With O(sql), migration names (strings) instead.
     type: list
-    elements: dict
+    elements: raw
     required: true
+  sql:
+    description:
+      - Migration name to the text of its C(migration.sql), for an input of names (for example the
+        names M(maverick.rollback.release_facts) or the filter C(maverick.rollback.schema_ahead)
+        returns). A name missing here, or mapped to null, has no SQL and is incompatible.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -57,6 +64,10 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "{{ ['incompatible statements:'] + schema_verdict.incompatible_statements | map(attribute='statement') }}"
   when: schema_verdict.class == 'incompatible'
+
+- name: The same from migration names and their SQL by name
+  ansible.builtin.set_fact:
+    schema_verdict: "{{ ahead_names | maverick.rollback.migration_class(sql=sql_by_name) }}"
 
 - name: Show the lint findings
   ansible.builtin.debug:
@@ -89,6 +100,11 @@ _value:
       description: Every incompatible statement, as C({migration, statement, kind, reason}).
       type: list
       elements: dict
+    quoted:
+      description: "Every incompatible statement on one line, C(<migration>: <statement> -- <reason>), for a message."
+      type: list
+      elements: str
+      sample: ['20250301000000_entry_mood_required: ALTER TABLE "Entry" ALTER COLUMN "mood" SET NOT NULL -- "mood" of ...']
     lint:
       description: Every lint finding, as C({migration, statement, rule, reason}).
       type: list
@@ -114,9 +130,19 @@ PGLAST_MISSING = ("migration_class needs the Python package pglast on the contro
                   "collection's execution environment, which has it")
 
 
-def checked(migrations):
+def by_name(migrations, sql):
+    """Names and a name -> SQL mapping, as {name, sql} items."""
+    if not isinstance(sql, dict):
+        raise AnsibleFilterError("migration_class: sql must map migration names to their SQL, got %s"
+                                 % type(sql).__name__)
+    return [{"name": m, "sql": sql.get(m)} if isinstance(m, str) else m for m in migrations]
+
+
+def checked(migrations, sql=None):
     if not isinstance(migrations, (list, tuple)):
         raise AnsibleFilterError("migration_class expects a list of {name, sql}, got %s" % type(migrations).__name__)
+    if sql is not None:
+        migrations = by_name(migrations, sql)
     out = []
     for item in migrations:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "sql" not in item:
@@ -128,9 +154,9 @@ def checked(migrations):
     return out
 
 
-def migration_class(migrations):
+def migration_class(migrations, sql=None):
     try:
-        return classify_migrations(checked(migrations))
+        return classify_migrations(checked(migrations, sql))
     except SchemaParserMissing:
         raise AnsibleFilterError(PGLAST_MISSING) from None
 

@@ -222,7 +222,7 @@ def is_not_null_check(con):
 
 CONSTRAINT_WORDS = {ConstrType.CONSTR_CHECK: "CHECK", ConstrType.CONSTR_FOREIGN: "FOREIGN KEY",
                     ConstrType.CONSTR_UNIQUE: "UNIQUE", ConstrType.CONSTR_PRIMARY: "PRIMARY KEY",
-                    ConstrType.CONSTR_EXCLUSION: "EXCLUDE"}
+                    ConstrType.CONSTR_EXCLUSION: "EXCLUDE"} if HAS_PGLAST else {}
 
 
 def add_constraint(cmd, rangevar, ctx):
@@ -515,11 +515,16 @@ def migration_verdict(name, sql):
             "summary": "%s: %s (%s)" % (name, klass, why)}
 
 
+def one_line(text):
+    return " ".join(text.split())
+
+
 def classify_migrations(migrations):
     """[{name, sql}] -> the verdict for all: class (incompatible when any migration is), the names of
-    each class, per-migration verdicts, summary lines, and the incompatible statements and lint
-    findings with their migration's name."""
+    each class, per-migration verdicts, summary lines, the incompatible statements (also quoted on
+    one line each, for a refusal message) and lint findings with their migration's name."""
     verdicts = [migration_verdict(m["name"], m.get("sql")) for m in migrations]
+    bad = [(v["name"], s) for v in verdicts for s in v["statements"] if s["class"] == INCOMPATIBLE]
     return {
         "class": INCOMPATIBLE if any(v["class"] == INCOMPATIBLE for v in verdicts) else COMPATIBLE,
         "compatible": [v["name"] for v in verdicts if v["class"] == COMPATIBLE],
@@ -527,7 +532,8 @@ def classify_migrations(migrations):
         "migrations": verdicts,
         "summary": [v["summary"] for v in verdicts],
         "incompatible_statements": [
-            {"migration": v["name"], "statement": s["statement"], "kind": s["kind"], "reason": s["reason"]}
-            for v in verdicts for s in v["statements"] if s["class"] == INCOMPATIBLE],
+            {"migration": name, "statement": s["statement"], "kind": s["kind"], "reason": s["reason"]}
+            for name, s in bad],
+        "quoted": ["%s: %s -- %s" % (name, one_line(s["statement"]) or "(no SQL)", s["reason"]) for name, s in bad],
         "lint": [dict(f, migration=v["name"]) for v in verdicts for f in v["lint"]],
     }

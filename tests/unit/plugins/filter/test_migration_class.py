@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,7 +60,7 @@ def test_statements(case):
         assert case["lint_reason"] in verdict["lint"][0]["reason"]
     if "text" in case:
         assert statements[0]["statement"] == case["text"]
-    expected = "incompatible" if any(c == "incompatible" for c, _ in case["expect"]) else "compatible"
+    expected = "incompatible" if any(klass == "incompatible" for klass, _kind in case["expect"]) else "compatible"
     assert verdict["class"] == expected
 
 
@@ -91,6 +93,11 @@ def test_one_incompatible_migration_decides_and_is_quoted():
         (MOOD[0], "UPDATE", 'UPDATE "Entry" SET "mood" = 3 WHERE "mod" IS NULL'),
         (MOOD[0], "ALTER TABLE SET NOT NULL", 'ALTER TABLE "Entry" ALTER COLUMN "mood" SET NOT NULL'),
     ]
+    assert result["quoted"] == [
+        MOOD[0] + ': UPDATE "Entry" SET "mood" = 3 WHERE "mod" IS NULL -- changes the data of "Entry": older code '
+        'may not expect the rows as they are now, and rolling the code back does not undo it',
+        MOOD[0] + ': ALTER TABLE "Entry" ALTER COLUMN "mood" SET NOT NULL -- "mood" of "Entry" becomes NOT NULL: '
+        'older code can insert rows without it']
     assert result["summary"][2].startswith(MOOD[0] + ': incompatible (changes the data of "Entry"')
     assert [(f["migration"], f["rule"]) for f in result["lint"]] == [(MOOD[0], "adding-not-nullable-field")]
     assert result["lint"][0]["statement"] == 'ALTER TABLE "Entry" ALTER COLUMN "mood" SET NOT NULL'
@@ -104,6 +111,18 @@ def test_tables_created_by_an_earlier_migration_are_existing_tables():
     assert result["incompatible"] == [later["name"]]
 
 
+def test_names_with_sql_by_name():
+    """What the migration gate passes: schema_ahead's names and the SQL release_facts read, by name."""
+    sql = {TAGS[0]: TAGS[1].read_text(), MOOD[0]: MOOD[1].read_text()}
+    assert migration_class([TAGS[0], MOOD[0]], sql=sql) == migration_class([migration(*TAGS), migration(*MOOD)])
+    result = migration_class([TAGS[0], "20250501000000_unknown"], sql=sql)
+    assert result["incompatible"] == ["20250501000000_unknown"]
+    assert result["quoted"] == ["20250501000000_unknown: (no SQL) -- the migration's SQL was not found: it "
+                                "cannot be judged"]
+    with pytest.raises(AnsibleFilterError, match="sql must map migration names"):
+        migration_class([TAGS[0]], sql=["x"])
+
+
 def test_missing_sql_is_incompatible():
     result = migration_class([{"name": "20250501000000_gone", "sql": None}])
     assert result["class"] == "incompatible"
@@ -113,7 +132,7 @@ def test_missing_sql_is_incompatible():
 
 def test_no_migrations_is_compatible():
     assert migration_class([]) == {"class": "compatible", "compatible": [], "incompatible": [], "migrations": [],
-                                   "summary": [], "incompatible_statements": [], "lint": []}
+                                   "summary": [], "incompatible_statements": [], "quoted": [], "lint": []}
 
 
 @pytest.mark.parametrize("bad", ["DROP TABLE x", [{"sql": "x"}], [{"name": "a"}], [{"name": "a", "sql": 3}], ["a"]])
@@ -129,6 +148,19 @@ def test_without_pglast_the_error_names_the_fix(monkeypatch):
     assert migration_class([]) == migration_class([])  # nothing to parse: no parser needed
 
 
+def test_imports_and_explains_without_pglast():
+    """A controller without pglast: the plugin still loads (ansible-doc, other filters) and the
+    filter names the fix. A fresh interpreter where `import pglast` fails."""
+    code = ("import sys; sys.modules['pglast'] = None; sys.path.insert(0, %r)\n"
+            "from ansible.errors import AnsibleFilterError\n"
+            "from ansible_collections.maverick.rollback.plugins.filter.migration_class import migration_class\n"
+            "try:\n    migration_class([{'name': 'a', 'sql': 'SELECT 1'}])\n"
+            "except AnsibleFilterError as exc:\n    print(exc)\n" % str(ROOT / ".collections"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install pglast" in proc.stdout
+
+
 def test_by_fqcn_in_a_template():
-    templar = Templar(loader=DataLoader(), variables={"ahead": [{"name": TAGS[0], "sql": TAGS[1].read_text()}]})
-    assert templar.template(trusted("{{ (ahead | maverick.rollback.migration_class).class }}")) == "compatible"
+    templar = Templar(loader=DataLoader(), variables={"ahead": [TAGS[0]], "sql": {TAGS[0]: TAGS[1].read_text()}})
+    assert templar.template(trusted("{{ (ahead | maverick.rollback.migration_class(sql=sql)).class }}")) == "compatible"
