@@ -191,7 +191,6 @@ def derived_db_name(database, kind, when):
     return name
 
 
-
 # --------------------------------------------------------------------------- retention
 
 

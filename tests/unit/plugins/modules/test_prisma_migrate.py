@@ -163,8 +163,8 @@ def test_status(monkeypatch, project, fixture, failed, up, pending, failed_list,
     assert result["applied"] == applied
     assert fake.actions() == ["status"]  # read_table false: no psql
     call = fake.calls[0]
-    assert call["argv"] == ["/usr/bin/timeout", "--kill-after=10", "600", "bunx", "--no-install", "--bun", "prisma", "migrate",
-                           "status"]
+    assert call["argv"] == ["/usr/bin/timeout", "--kill-after=10", "600", "bunx", "--no-install", "--bun", "prisma",
+                            "migrate", "status"]
     assert call["cwd"] == project["core"]
     assert call["env"]["DATABASE_URL"] == URL
     assert call["env"]["LC_ALL"] == "C" and call["env"]["CHECKPOINT_DISABLE"] == "1"
