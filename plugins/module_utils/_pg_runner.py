@@ -24,7 +24,8 @@ import tempfile
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CHUNK, START_CAUSES, PgError, allow_connections_sql, compose_prefix, refusing_connections_sql, count_command_tags, create_database_sql, database_info_full_sql,
+    CHUNK, START_CAUSES, PgError, allow_connections_sql, compose_prefix,
+    refusing_connections_sql, count_command_tags, create_database_sql, database_info_full_sql,
     database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     major_version, parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
