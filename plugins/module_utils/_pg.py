@@ -324,6 +324,18 @@ def parse_database_listing(text, database):
     return [dict(row, derived=is_derived_db(row.get("datname") or "", database)) for row in rows]
 
 
+def refusing_connections_sql(database):
+    """The live database and its `<database>_*` copies that refuse new connections (datallowconn off:
+    only an interrupted swap leaves them so)."""
+    like = database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+    return ("SELECT datname FROM pg_database WHERE NOT datallowconn AND (datname = %s OR datname LIKE %s) "
+            "ORDER BY datname;\n" % (quote_literal(database), quote_literal(like)))
+
+
+def allow_connections_sql(names):
+    return "".join("ALTER DATABASE %s WITH ALLOW_CONNECTIONS true;\n" % quote_ident(n) for n in names)
+
+
 def create_database_sql(name, like=None):
     """CREATE DATABASE name, copying owner, encoding and locale of `like` (pg_database row)."""
     sql = "CREATE DATABASE %s" % quote_ident(name)

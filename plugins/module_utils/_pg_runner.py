@@ -18,12 +18,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import zlib
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    CHUNK, START_CAUSES, PgError, compose_prefix, count_command_tags, create_database_sql, database_info_full_sql,
+    CHUNK, START_CAUSES, PgError, allow_connections_sql, compose_prefix,
+    refusing_connections_sql, count_command_tags, create_database_sql, database_info_full_sql,
     database_listing_sql, failure_cause, parse_database_listing,
     drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
     major_version, parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
@@ -352,22 +354,52 @@ class PgOps:
     def row_counts(self, database):
         return parse_row_counts(self.sql(ROW_COUNTS_SQL, database))
 
+    def refusing_connections(self, database):
+        """The live database and its `<database>_*` copies with datallowconn off."""
+        return [line for line in self.sql(refusing_connections_sql(database)).splitlines() if line]
+
+    def allow_connections(self, names):
+        if names:
+            self.sql(allow_connections_sql(names))
+
+    def allow_again(self, *names):
+        """After a swap that did not finish: allow connections again on those of names that refuse
+        them. SIGTERM/SIGINT wait until this is done. Returns the names repaired ([] if it failed)."""
+        blocked = {signal.SIGTERM, signal.SIGINT}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            stuck = [n for n in self.refusing_connections(names[0]) if n in names]
+            self.allow_connections(stuck)
+            return stuck
+        except PgError:
+            return []
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
     def rename_pair(self, live, replacement, old):
         """live -> old and replacement -> live in one transaction (see _pg.swap_script).
 
         One psql session: new connections refused, sessions ended, both renames or
         none, connections allowed again. Raises PgError when the names did not end up
-        swapped (then nothing was renamed).
+        swapped (then nothing was renamed). On every other exit (psql killed, the
+        connection lost, a signal) connections are allowed again before it returns.
         """
         argv = psql_argv(self.conn, self.conn["maintenance_db"], tuples=True, stop_on_error=False)
-        rc, out, err = self.runner.run(argv, data=swap_script(live, replacement, old))
+        try:
+            rc, out, err = self.runner.run(argv, data=swap_script(live, replacement, old))
+        except Exception as exc:  # Interrupted by a signal, psql not started
+            repaired = self.allow_again(live, replacement, old)
+            raise PgError("%s during the swap of %s and %s%s" % (getattr(exc, "msg", exc), live, replacement,
+                                                                 _repaired_note(repaired)))
         exists, failure = parse_swap_output(out, err)
         if rc == 0 and live in exists and replacement not in exists:
             return
+        note = _repaired_note(self.allow_again(live, replacement, old))
         if rc != 0 and not failure:
-            raise self.runner.fail(argv, rc, err)
-        raise PgError("could not swap %s and %s: %s; names now: %s" % (
-            live, replacement, failure or "unknown reason", ", ".join(sorted(exists)) or "none of them"))
+            error = self.runner.fail(argv, rc, err)
+            raise PgError(error.msg + note, **error.details)
+        raise PgError("could not swap %s and %s: %s; names now: %s%s" % (
+            live, replacement, failure or "unknown reason", ", ".join(sorted(exists)) or "none of them", note))
 
     # ------------------------------------------------------------------ archives
 
@@ -416,6 +448,10 @@ class PgOps:
             result["objects"] = dict(toc["types"])
         result["objects_total"] = sum(result["objects"].values())
         return result
+
+
+def _repaired_note(names):
+    return "; allowed connections again on %s" % ", ".join(names) if names else ""
 
 
 def open_ops(module, conn, secrets, tool="psql", need_version=False):

@@ -210,6 +210,13 @@ removed_partials:
   type: list
   elements: str
   returned: always
+repaired_connections:
+  description:
+    - O(database) and its C(<db>_*) copies that refused new connections (C(datallowconn) off, as only an interrupted
+      swap of M(maverick.rollback.pg_restore) leaves them) and were allowed connections again (would be, in check mode).
+  type: list
+  elements: str
+  returned: when the database answered
 removed:
   description: Backups removed by retention (would be removed, in check mode), oldest first.
   type: list
@@ -388,6 +395,11 @@ def main():
         if p["format"] == "directory" and conn["via"] != "host":
             raise PgError("format=directory needs the host's client tools, and via=auto chose compose: %s" % reason)
         result["server_version"] = ops.server_version()[0]  # also proves the database answers
+        result["repaired_connections"] = ops.refusing_connections(database)
+        if result["repaired_connections"]:  # an interrupted swap refused them: pg_dump could not connect
+            result["changed"] = True
+            if not module.check_mode:
+                ops.allow_connections(result["repaired_connections"])
         if not ops.exists(source):
             raise PgError("database %r does not exist on the server" % source)
 

@@ -301,6 +301,13 @@ server_version_num:
   description: The server's C(server_version_num), for example V(150018) (major = value // 10000).
   type: int
   returned: state is inspected
+repaired_connections:
+  description:
+    - The live database and its copies that refused new connections (C(datallowconn) off, as only an interrupted
+      swap leaves them) and were allowed connections again by this run (would be, in check mode).
+  type: list
+  elements: str
+  returned: the states that change databases (not verified, not inspected)
 restore_databases:
   description: Scratch, pre-restore and verify databases of O(database) that exist afterwards.
   type: list
@@ -364,6 +371,21 @@ def not_derived(key, name, db):
         return ""
     return ("%s %s is not a scratch, pre-restore or verify database of %s "
             "(<db>_restore_<ts>, <db>_pre_restore_<ts>, <db>_verify_<ts>)" % (key, name, db))
+
+
+def repair_connections(module, ops, db, result):
+    """Allow connections again on the live database and its copies where an interrupted swap
+    left them refused (reported in RV(repaired_connections); check mode only reports)."""
+    stuck = ops.refusing_connections(db)
+    result["repaired_connections"] = stuck
+    if not stuck:
+        return
+    result["changed"] = True
+    if module.check_mode:
+        result["actions"].append("would allow connections again on %s" % ", ".join(stuck))
+        return
+    ops.allow_connections(stuck)
+    result["actions"].append("allowed connections again on %s (refused since an interrupted swap)" % ", ".join(stuck))
 
 
 def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
@@ -489,6 +511,7 @@ def main():
         if state == "inspected":
             do_info(ops, db, result)
         elif state != "verified":
+            repair_connections(module, ops, db, result)  # after verification: a bad backup changes nothing
             handler = STATES[state]
             handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
             result["restore_databases"] = ops.list_derived(db)

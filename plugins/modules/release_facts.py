@@ -22,8 +22,8 @@ options:
   target:
     description:
       - Ref to resolve (hex SHA, tag, branch) - letters, digits, C(.), C(_), C(/) and C(-), starting
-        with a letter or digit, at most 200 characters, without C(..) (the C(ref) rule of
-        the C(maverick.rollback.rule) filter); the caller validates intent, the module refuses anything else.
+        with a letter or digit, at most 200 characters, without C(..) (the C(ref) rule of the
+        C(maverick.rollback.rule) filter); the caller validates intent, the module refuses anything else.
       - Defaults to C(HEAD) (facts about the current release only).
     type: str
     default: HEAD

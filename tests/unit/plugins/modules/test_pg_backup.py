@@ -413,3 +413,15 @@ def test_the_pgpass_file_of_a_killed_run_is_removed_by_the_next_run(server, proj
     result = run(base(project, tmp_path, via="host"), capsys)
     assert result["_rc"] == 0, result.get("msg")
     assert pgpass_dirs(tmp) == [alive.name]
+
+
+def test_a_database_left_refusing_connections_is_repaired_before_the_dump(server, project, tmp_path, capsys):
+    """Fault 1: an interrupted swap left datallowconn off; pg_dump could not connect until it is on again."""
+    state = server.state()
+    state["dbs"]["lifetracker"]["allowconn"] = False
+    server.write(state)
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 0 and result["repaired_connections"] == ["lifetracker"], result.get("msg")
+    assert server.state()["dbs"]["lifetracker"]["allowconn"] is True
+    again = run(base(project, tmp_path), capsys)
+    assert again["repaired_connections"] == []

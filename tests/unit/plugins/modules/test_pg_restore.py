@@ -601,3 +601,47 @@ def test_gzipped_plain_sql_is_scanned_too(server, project, capsys, tmp_path):
         handle.write(REAL_PLAIN[:BODY_AT] + "\\! touch pwned\n" + REAL_PLAIN[BODY_AT:])
     result = run(args_for(project, path=str(path)), capsys)
     assert result["_rc"] == 1 and "runs the psql meta-command \\! " in result["msg"], result.get("msg")
+
+
+# --------------------------------------------------------------------------- fault 1: datallowconn never left off
+
+def allowconn(server):
+    return {name: db.get("allowconn", True) for name, db in server.state()["dbs"].items()}
+
+
+def test_a_swap_killed_midway_allows_connections_again(server, project, capsys):
+    """psql dies after `ALLOW_CONNECTIONS false` (killed, connection lost): the module turns it back on."""
+    with_scratch(server)
+    server.update(fail={"swap_killed": None})
+    result = run(args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD), capsys)
+    assert result["_rc"] == 1
+    assert "allowed connections again on lifetracker, %s" % SCRATCH in result["msg"], result["msg"]
+    assert allowconn(server) == {"postgres": True, "lifetracker": True, SCRATCH: True}
+
+
+@pytest.mark.parametrize("state,args", [
+    ("restored_scratch", {"path": str(FIX / "custom.dump")}),
+    ("swapped", {"scratch_database": SCRATCH, "pre_restore_database": OLD}),
+    ("dropped", {"drop_database": OLD}),
+])
+def test_a_later_run_repairs_databases_left_refusing_connections(server, project, capsys, state, args):
+    with_scratch(server)
+    dbs = server.state()["dbs"]
+    dbs["lifetracker"]["allowconn"] = False
+    dbs[SCRATCH]["allowconn"] = False
+    dbs["other"] = {"rows": {}, "allowconn": False}  # not ours: left alone
+    server.write({"dbs": dbs, "fail": {}})
+    result = run(args_for(project, state=state, **args), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["repaired_connections"] == ["lifetracker", SCRATCH]
+    assert result["changed"] is True
+    assert allowconn(server) == dict({n: True for n in server.dbs()}, other=False)
+
+
+def test_check_mode_reports_but_does_not_repair(server, project, capsys):
+    state = server.state()
+    state["dbs"]["lifetracker"]["allowconn"] = False
+    server.write(state)
+    result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch"), capsys, check=True)
+    assert result["_rc"] == 0 and result["repaired_connections"] == ["lifetracker"], result.get("msg")
+    assert allowconn(server)["lifetracker"] is False
