@@ -5,7 +5,10 @@
 allowed outcomes. release_ledger refuses a record that does not fit, before writing.
 
 Records carry more keys than these (images, health, durations...); only what readers
-rely on is required. A required key must be present and not null or empty.
+rely on is required. The common keys must be present and not empty; an action's own
+keys must be present and not null (an empty value is allowed: a failed backup whose
+database name came from the app's env file does not know it; readers of commits
+already ignore empty ones).
 Pure Python, so filters and tests read the same table.
 """
 
@@ -37,8 +40,8 @@ SCHEMA = {
 }
 
 
-def _missing(record, keys):
-    return [key for key in keys if record.get(key) is None or record.get(key) == ""]
+def _missing(record, keys, empty_allowed=False):
+    return [key for key in keys if record.get(key) is None or (record.get(key) == "" and not empty_allowed)]
 
 
 def record_problems(record):
@@ -52,7 +55,7 @@ def record_problems(record):
         return ["unknown action %r (known: %s)" % (action, ", ".join(sorted(SCHEMA)))]
     required, outcomes = SCHEMA[action]
     problems = []
-    missing = _missing(record, COMMON_KEYS + required)
+    missing = _missing(record, COMMON_KEYS) + _missing(record, required, empty_allowed=True)
     if missing:
         problems.append("missing required key(s) %s" % ", ".join(missing))
     outcome = record.get("outcome")

@@ -26,7 +26,9 @@ VALID = {
 CASES = [
     # (id, action, change to the valid record (None = delete the key), expected problems)
     ("adopt-no-to-commit", "adopt", {"to_commit": None}, ["missing required key(s) to_commit"]),
-    ("rollback-empty-from", "rollback", {"from_commit": ""}, ["missing required key(s) from_commit"]),
+    ("rollback-no-from", "rollback", {"from_commit": None}, ["missing required key(s) from_commit"]),
+    ("backup-failed-database-unknown", "backup", {"database": "", "outcome": "failed"}, []),  # db_backup today
+    ("empty-app", "backup", {"app": ""}, ["missing required key(s) app"]),
     ("rollback-deployed-is-no-rollback-outcome", "rollback", {"outcome": "rolled_back"},
      ["outcome 'rolled_back' is not one of healthy, reverted, failed"]),
     ("deploy-no-commits", "deploy", {"from_commit": None, "to_commit": None},
@@ -39,7 +41,7 @@ CASES = [
     ("drop-both-wrong", "drop_databases", {"database": None, "outcome": "restored"},
      ["missing required key(s) database", "outcome 'restored' is not one of dropped, failed"]),
     ("emergency-no-mode", "emergency_restart", {"mode": None}, ["missing required key(s) mode"]),
-    ("migration-no-name", "migration_resolve", {"migration": ""}, ["missing required key(s) migration"]),
+    ("migration-no-name", "migration_resolve", {"migration": None}, ["missing required key(s) migration"]),
     ("github-no-time", "github_redeploy", {"time": None}, ["missing required key(s) time"]),
     ("unknown-action", "restart", {}, ["unknown action 'restart' (known: %s)" % ", ".join(sorted(SCHEMA))]),
     ("no-action", None, {}, ["missing required key(s) action"]),
