@@ -43,7 +43,7 @@ trap 'rm -rf "$WORK"' EXIT
 DEST=$WORK/ansible_collections/maverick/rollback
 mkdir -p "$DEST"
 git ls-files -co --exclude-standard -z \
-  | grep -zvE '^(\.venv|\.sandbox|\.collections|\.ansible|\.cache)/' \
+  | grep -zvE '^(\.venv|\.sandbox|\.collections|\.ansible|\.cache)(/|$)' \
   | tar --null -T - -cf - | tar -xf - -C "$DEST"
 
 cd "$DEST"
