@@ -43,6 +43,15 @@ options:
     description: Compose service that answers the web probe.
     type: str
     default: ""
+  commit_field:
+    description: Where the health answer's JSON reports the running commit (a dotted path, C(app_health_commit_field)); empty when it reports none.
+    type: str
+    default: commit
+  status_codes:
+    description: HTTP statuses that count as healthy (C(app_health_status_codes)).
+    type: list
+    elements: int
+    default: [200]
 """
 
 EXAMPLES = r"""
@@ -80,6 +89,7 @@ _value:
 import base64
 
 from ansible_collections.maverick.rollback.plugins.filter.compose_ps import compose_ps
+from ansible_collections.maverick.rollback.plugins.filter.health_commit import health_commit
 from ansible_collections.maverick.rollback.plugins.filter.health_verdict import health_verdict
 
 WEB_OK = [200, 301, 302, 304]
@@ -157,7 +167,8 @@ def _answer(results, key):
     return results.get(key) if _answered(results.get(key)) else {}
 
 
-def restart_diagnosis(results, db_service, db_clients=None, health_service="", web_service=""):
+def restart_diagnosis(results, db_service, db_clients=None, health_service="", web_service="", commit_field="commit",
+                      status_codes=(200,)):
     results = results or {}
     head, ps, pg, health, web = (_answer(results, key) for key in ("head", "ps", "pg", "health", "web"))
     containers = compose_ps(ps)
@@ -169,8 +180,8 @@ def restart_diagnosis(results, db_service, db_clients=None, health_service="", w
         "services": service_states(service_order(db_service, db_clients, _answer(results, "services"), containers), containers),
         "db_ready": pg.get("rc", -1) == 0,
         "db_ready_output": ("%s %s" % (pg.get("stdout") or "", pg.get("stderr") or "")).strip(),
-        "api_verdict": health_verdict(health, [200]),
-        "api_commit": body.get("commit", ""),
+        "api_verdict": health_verdict(health, [int(code) for code in status_codes or (200,)]),
+        "api_commit": health_commit(health, commit_field),
         "api_database": body.get("database", ""),
         "web_verdict": health_verdict(web, WEB_OK) if web else "",
         "health_service": health_service or "",

@@ -136,3 +136,14 @@ def test_restart_diagnosis_when_everything_failed():
 def test_restart_diagnosis_good_answer_and_database_ok_add_no_probe():
     good = dict(RESULTS, health={"status": 200, "url": URL, "json": {"commit": "x", "database": "ok"}})
     assert restart_diagnosis(good, "postgres", ["api"], health_service="api")["probes"] == {}
+
+
+def test_restart_diagnosis_reads_the_apps_own_commit_field_and_statuses():
+    """Ledgerly: /status answers 200 or 204 with the commit under build.commit."""
+    answer = {"status": 204, "json": {"state": "ok", "build": {"commit": "8d4c741e12ab"}}}
+    results = dict(RESULTS, health=answer)
+    diag = restart_diagnosis(results, "pg", ["app", "worker"], health_service="app", commit_field="build.commit",
+                             status_codes=[200, 204])
+    assert diag["api_commit"] == "8d4c741e12ab" and diag["api_verdict"] == ""
+    assert restart_diagnosis(results, "pg", ["app"], health_service="app")["api_commit"] == ""
+    assert restart_diagnosis(results, "pg", ["app"], health_service="app", commit_field="")["api_commit"] == ""
