@@ -55,12 +55,14 @@ def test_api_stopped_fails_within_deadline_and_shows_api_logs(host, api_stopped)
     assert "== api: last 50 lines ==" in proc.stdout
     assert "GET /health" in proc.stdout  # request lines the api logged before it stopped
     assert "mr-health-check-api-1" in proc.stdout and "Exited" in proc.stdout
-    # The probing stops within the deadline (plus one interval, and the last
-    # probe's own time on a loaded machine); probing to the last of its 12
-    # retries would take ~11 s. The whole play includes start-up and diagnostics.
+    # The probing stops at the deadline, not after its last retry: 6 s / 0.5 s
+    # allows 12 retries, and a loop stopped by the deadline shows fewer
+    # "retries left" lines. Counted, not timed: a loaded machine only makes
+    # each retry slower, so fewer of them fit (no timing window).
+    retries = proc.stdout.count("FAILED - RETRYING")
+    assert 0 < retries < 12, retries
     gate_seconds = float(proc.stdout.split("unhealthy after ")[1].split("s ")[0])
-    assert gate_seconds <= deadline + 0.5 + 2.5
-    assert proc.elapsed < deadline + 30
+    assert gate_seconds >= deadline - 0.5  # it kept probing until the deadline
 
 
 def test_wrong_commit_fails_naming_both_commits(head_commit):
