@@ -14,9 +14,14 @@ for f in plugins/filter/*.py; do
   name="maverick.rollback.$(basename "$f" .py)"
   ansible-doc -t filter "$name" >/dev/null || { echo "ansible-doc failed: $name"; fail=1; }
 done
+for f in plugins/callback/*.py; do
+  [[ -e "$f" ]] || continue
+  name="maverick.rollback.$(basename "$f" .py)"
+  ansible-doc -t callback "$name" >/dev/null || { echo "ansible-doc failed: $name"; fail=1; }
+done
 for d in roles/*/; do
   name="maverick.rollback.$(basename "$d")"
   ansible-doc -t role "$name" >/dev/null || { echo "ansible-doc failed: $name"; fail=1; }
 done
-[[ $fail == 0 ]] && echo "ansible-doc: every module, filter and role renders"
+[[ $fail == 0 ]] && echo "ansible-doc: every module, filter, callback and role renders"
 exit $fail

@@ -15,8 +15,8 @@ description:
     C(success), C(failure), C(refusal) (a validation refused before any change), C(reverted) (the run
     failed and put the previous release back, ledger outcome C(reverted) or C(rolled_back)) or
     C(aborted) (the run was stopped half-way by SIGTERM or SIGINT, or ended without its final stats).
-  - The outcome is decided from what the run wrote - the ledger records of M(maverick.rollback.release_ledger),
-    the roles' published C(*_result) facts - and from the final stats and the last failed task per host.
+  - The outcome is decided from what the run wrote - the ledger records returned by
+    M(maverick.rollback.release_ledger) - and from the final stats and the last failed task per host.
   - The payload is Slack-compatible (V(slack), a single C(text) field) or generic JSON (V(json)) with the outcome,
     playbook, per-host stats, run id, AWX job id, the ledger records, the summary lines and the errors.
   - Every string of the payload is masked with the collection's rule (passwords in URLs, C(password=...),

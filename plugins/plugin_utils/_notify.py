@@ -37,7 +37,7 @@ HEADLINES = {"success": "succeeded", "failure": "FAILED", "refusal": "refused (n
 
 
 def record_class(record):
-    """The outcome class of one ledger record (or published *_result fact)."""
+    """The outcome class of one ledger record."""
     outcome = str((record or {}).get("outcome") or "")
     if outcome in REVERTED_OUTCOMES:
         return "reverted"
@@ -58,7 +58,7 @@ def classify(aborted=False, failed_hosts=(), unreachable_hosts=(), records=(), l
 
     aborted: the run stopped before v2_playbook_on_stats (signal, crash).
     failed_hosts / unreachable_hosts: hosts the final stats count as failed / unreachable.
-    records: ledger records (or *_result facts with an outcome) the run wrote, in order,
+    records: ledger records the run wrote, in order,
       each with a 'host' key; the last one per host is the run's word on that host.
     last_failures: host -> the last failure of that host ({'task', 'msg'}).
 
