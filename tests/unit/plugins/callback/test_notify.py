@@ -190,3 +190,87 @@ def test_timeout_is_respected(receiver):
     assert "timeout" in problem.lower() or "timed out" in problem.lower(), problem
     # Bounded by the timeout, not by the receiver's 3 s (generous margin for a loaded machine).
     assert elapsed < 2.5, elapsed
+
+
+# --------------------------------------------------------------------------- the plugin in a real run
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Name this run
+      ansible.builtin.set_fact: {__demo_run_id: r0123456789a}
+    - name: Append the run to the release ledger
+      maverick.rollback.release_ledger:
+        path: "{{ ledger }}"
+        state: appended
+        record: {action: rollback, app: demo, from_commit: aaa, to_commit: bbb, outcome: "{{ outcome }}"}
+    - name: Summary
+      ansible.builtin.debug: {msg: ["rollback of demo: aaa -> bbb", "dsn postgresql://u:pw-in-summary@db/x"]}
+    - name: Hold the run until it is killed
+      ansible.builtin.wait_for: {path: "{{ ledger }}.never", timeout: "{{ hold }}"}
+      when: hold | int > 0
+    - name: Fail when the target did not come up healthy
+      ansible.builtin.fail: {msg: health gate failed}
+      when: outcome != 'healthy'
+"""
+
+
+def playbook_run(tmp_path, url, *extra, background=False):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[4]
+    (tmp_path / "play.yml").write_text(PLAY)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(root / ".collections"),
+               ANSIBLE_CALLBACKS_ENABLED="maverick.rollback.notify", MAVERICK_NOTIFY_URL=url, ANSIBLE_NOCOLOR="1",
+               MAVERICK_NOTIFY_TIMEOUT="2", APP_API_TOKEN="tok-from-the-environment")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=" + sys.executable, "-e", "ledger=%s" % (tmp_path / "ledger.jsonl"),
+           "-e", "hold=0", "-e", "outcome=healthy", *extra, str(tmp_path / "play.yml")]
+    if background:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("outcome, rc, expected", [("healthy", 0, "success"), ("reverted", 2, "reverted"),
+                                                   ("failed", 2, "failure")])
+def test_plugin_sends_one_payload_per_run(receiver, tmp_path, outcome, rc, expected):
+    handler, url = receiver
+    proc = playbook_run(tmp_path, url, "-e", "outcome=" + outcome)
+    assert proc.returncode == rc, proc.stdout
+    [(_, _, data)] = handler.received
+    assert (data["outcome"], data["playbook"], data["run_id"]) == (expected, "play.yml", "r0123456789a")
+    assert [r["to_commit"] for r in data["records"]] == ["bbb"] and data["records"][0]["host"] == "localhost"
+    assert data["summary"][0] == "localhost: rollback of demo: aaa -> bbb"
+    assert "pw-in-summary" not in json.dumps(data) and "secret-token" not in proc.stdout
+
+
+def test_plugin_sends_aborted_on_sigterm(receiver, tmp_path):
+    import signal
+    handler, url = receiver
+    proc = playbook_run(tmp_path, url, "-e", "hold=60", background=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ledger.jsonl").exists():  # the run is past its ledger task
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM
+    [(_, _, data)] = handler.received
+    assert data["outcome"] == "aborted" and data["run_id"] == "r0123456789a"
+    assert data["errors"][-1]["msg"].startswith("SIGTERM during task")
+
+
+def test_plugin_with_receiver_down_warns_and_keeps_the_result(tmp_path):
+    url = "http://127.0.0.1:%d/hook/secret-token" % free_port()
+    proc = playbook_run(tmp_path, url)
+    assert proc.returncode == 0, proc.stdout
+    assert "maverick.rollback.notify: webhook http://127.0.0.1:" in proc.stdout and "not reached" in proc.stdout
+    assert "secret-token" not in proc.stdout
