@@ -29,7 +29,7 @@ description:
   - Enable it with C(callbacks_enabled = maverick.rollback.notify) in ansible.cfg or
     E(ANSIBLE_CALLBACKS_ENABLED=maverick.rollback.notify) (AWX, in the environment of the job template or the instance); without a URL it sends nothing.
 author:
-  - Maverick Applications
+  - Maverick Applications SRE (@maverickapplications)
 requirements:
   - enable in configuration (callbacks_enabled)
 options:

@@ -233,8 +233,8 @@ def send(url, body, timeout=5.0):
         finally:
             conn.close()
     except Exception as exc:  # pylint: disable=broad-except  # a webhook never fails the run
-        return "webhook %s not reached (%s): %s" % (safe_url(url), type(exc).__name__,
-                                                      mask_text(str(exc), url_secrets(url)))
+        detail = mask_text(str(exc), url_secrets(url))
+        return "webhook %s not reached (%s): %s" % (safe_url(url), type(exc).__name__, detail)
     if 200 <= status < 300:
         return None
     return "webhook %s answered HTTP %s: notification not accepted" % (safe_url(url), status)

@@ -167,7 +167,7 @@ def test_killed_run_sends_aborted(host, notify):
             assert time.monotonic() < deadline, "the run never took the lock"
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out = proc.communicate(timeout=60)[0]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -240,7 +240,8 @@ def test_plugin_sends_one_payload_per_run(receiver, tmp_path, outcome, rc, expec
     handler, url = receiver
     proc = playbook_run(tmp_path, url, "-e", "outcome=" + outcome)
     assert proc.returncode == rc, proc.stdout
-    [(_, _, data)] = handler.received
+    data = handler.received[-1][2]
+    assert len(handler.received) == 1
     assert (data["outcome"], data["playbook"], data["run_id"]) == (expected, "play.yml", "r0123456789a")
     assert [r["to_commit"] for r in data["records"]] == ["bbb"] and data["records"][0]["host"] == "localhost"
     assert data["summary"][0] == "localhost: rollback of demo: aaa -> bbb"
@@ -263,7 +264,8 @@ def test_plugin_sends_aborted_on_sigterm(receiver, tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGTERM
-    [(_, _, data)] = handler.received
+    data = handler.received[-1][2]
+    assert len(handler.received) == 1
     assert data["outcome"] == "aborted" and data["run_id"] == "r0123456789a"
     assert data["errors"][-1]["msg"].startswith("SIGTERM during task")
 
