@@ -12,6 +12,7 @@ git's reflog when the ledger is gone.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 
@@ -182,6 +183,22 @@ def test_rehearsal_alone_reports_and_changes_nothing(host):
     assert "Production was not touched" in out
     after = state(host)
     assert after == before
+
+
+def test_rehearsal_skips_a_backup_someone_else_planted(host):
+    """'latest' for the rehearsal follows db_restore's rule: a backup and manifest named 2099 but
+    owned by another user (uid 1000) are left out with a warning; the newest trusted one is used."""
+    newest = [r["path"] for r in state(host)["ledger"] if r["action"] == "backup" and r["outcome"] == "verified"][-1]
+    planted = re.sub(r"_[0-9]{8}T[0-9]{6}Z_", "_20991231T235959Z_", newest)
+    host.check_output("cp -p %s %s && cp -p %s.json %s.json && chown 1000 %s %s.json"
+                      % (newest, planted, newest, planted, planted, planted))
+    try:
+        proc = play(REHEARSAL, "-e", "commit=v4")
+        out = flat(proc.stdout)
+        assert "WARNING: backups left out of the choice" in out and planted in out, out
+        assert "(copy of %s, dropped" % newest.rsplit("/", 1)[1] in out
+    finally:
+        host.check_output("rm -f %s %s.json" % (planted, planted))
 
 
 def test_rehearsal_waits_its_turn_a_held_lock_refuses_it(host):

@@ -6,9 +6,17 @@ then module warnings go to the controller's display instead of the result.
 """
 
 import pytest
-from ansible.module_utils import _internal
+from ansible.module_utils import _internal, basic
 
 
 @pytest.fixture(autouse=True)
 def module_side(monkeypatch):
     monkeypatch.setattr(_internal, "is_controller", False)
+
+
+@pytest.fixture
+def warned(monkeypatch):
+    """What the module warned, per test (module warnings are process-global otherwise)."""
+    messages = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: messages.append(msg))
+    return messages

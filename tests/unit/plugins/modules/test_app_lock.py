@@ -4,20 +4,13 @@ run's lock, check mode, a symlinked lock refused."""
 import json
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import acquire, read_holder
 from ansible_collections.maverick.rollback.plugins.modules import app_lock
 
 from pg_testlib import run_module
 
-
-@pytest.fixture(autouse=True)
-def warned(monkeypatch):
-    """What the module warned, per test (module warnings are process-global otherwise)."""
-    messages = []
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: messages.append(msg))
-    return messages
+pytestmark = pytest.mark.usefixtures("warned")
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ lock heartbeat, warnings for skipped lines, a symlinked ledger refused."""
 import json
 
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import acquire, read_holder
 from ansible_collections.maverick.rollback.plugins.modules import release_ledger
 
 from pg_testlib import run_module
+
+pytestmark = pytest.mark.usefixtures("warned")
 
 A, B = "a" * 40, "b" * 40
 GOOD = {"action": "rollback", "app": "lifetracker", "from_commit": A, "to_commit": B, "outcome": "healthy"}
@@ -17,14 +18,6 @@ GOOD = {"action": "rollback", "app": "lifetracker", "from_commit": A, "to_commit
 
 def run(capsys, check=False, **args):
     return run_module(release_ledger.main, args, capsys, check=check)
-
-
-@pytest.fixture(autouse=True)
-def warned(monkeypatch):
-    """What the module warned, per test (module warnings are process-global otherwise)."""
-    messages = []
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: messages.append(msg))
-    return messages
 
 
 @pytest.fixture
