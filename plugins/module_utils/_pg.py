@@ -382,6 +382,8 @@ SWAP_STATE = "maverick-swap-state:"
 def swap_script(live, replacement, old, attempts=10):
     """One psql script (run with ON_ERROR_STOP=0) that swaps database names with minimal downtime.
 
+    0. (PG 14+) the server checks every second that psql is still there: a killed psql
+       ends the session, and with it the retries;
     1. new connections to live and replacement are refused (committed, so it holds for
        everyone);
     2. in one transaction: end their sessions, wait until they are gone, rename
@@ -397,7 +399,12 @@ def swap_script(live, replacement, old, attempts=10):
     def rename(src, dst):
         return quote_literal("ALTER DATABASE %s RENAME TO %s" % (quote_ident(src), quote_ident(dst)))
 
-    lines = ["SELECT format('ALTER DATABASE %%I WITH ALLOW_CONNECTIONS false', datname) "
+    # PG 14+: the session ends within 1 s once its psql is gone (killed, connection lost),
+    # instead of going on ending the app's sessions through the retries after the caller
+    # allowed connections again.
+    check = ("SELECT set_config('client_connection_check_interval', '1000', false) "
+             "WHERE current_setting('server_version_num')::int >= 140000;\n")
+    lines = [check] + ["SELECT format('ALTER DATABASE %%I WITH ALLOW_CONNECTIONS false', datname) "
              "FROM pg_database WHERE datname = %s \\gexec\n" % quote_literal(name) for name in (live, replacement)]
     body = """DO $swap$
 DECLARE

@@ -493,3 +493,103 @@ def test_killed_playbook_leaves_the_live_database_intact(host):
     assert not [d for d in databases(host) if re.match(r"^lifetracker_restore_\d{14}$", d)]
     assert not host.file(LOCK).exists
     assert live_oid(host) == oid and health(host)[0] == 200
+
+
+# ------------------------------------------------- an interrupted swap (datallowconn off)
+
+# The module's swap: one psql session (ON_ERROR_STOP=0, script on stdin) on the maintenance database.
+SWAP_PSQL = r"^(\S*/)?psql .*ON_ERROR_STOP=0 .*--dbname=\S+ -f -$"
+HOLD = "maverick-test-hold"  # the prepared transaction that keeps the live database busy
+
+
+def psql_script(host, sql, db="lifetracker"):
+    """Like psql() with the SQL on stdin, as one session (BEGIN ... PREPARE TRANSACTION)."""
+    cmd = ("printf '%%s' %s | PGPASSWORD=\"$(sed -n 's/^POSTGRES_PASSWORD=//p' %s/.env)\" psql -X -A -t -q "
+           "-v ON_ERROR_STOP=1 -h 127.0.0.1 -p 25570 -U lifetracker -d %s -f -" % (_quote(sql), APP, db))
+    return host.check_output(cmd)
+
+
+def allows_connections(host, db="lifetracker"):
+    return psql(host, "SELECT datallowconn FROM pg_database WHERE datname = '%s'" % db, "postgres")
+
+
+def release_the_hold(host):
+    """Cleanup: the database must accept connections for ROLLBACK PREPARED (run from within it)."""
+    psql(host, "ALTER DATABASE lifetracker WITH ALLOW_CONNECTIONS true", "postgres")
+    if psql(host, "SELECT count(*) FROM pg_prepared_xacts WHERE gid = '%s'" % HOLD, "postgres") != "0":
+        psql(host, "ROLLBACK PREPARED '%s'" % HOLD)
+
+
+def test_killed_swap_allows_connections_again(host):
+    """The swap refuses new connections to the live and scratch databases, then retries the
+    renames while a prepared transaction (which no terminate ends) holds the live one. Its
+    psql killed then: the module allows connections again, the run goes back to the untouched
+    database and the app is healthy."""
+    path = [r for r in ledger(host) if r["action"] == "backup" and r.get("outcome") == "verified"][-1]["path"]
+    before = snapshot(host)
+    rows = titles(host)
+    psql_script(host, "BEGIN; SELECT txid_current(); PREPARE TRANSACTION '%s';" % HOLD)
+    proc = None
+    try:
+        cmd, env = playbook_command(RESTORE_PB, "-e", "db_restore_backup=" + path, "-e", "db_restore_safety_backup=false",
+                                    "-e", "db_restore_via=compose", *YES)
+        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Sync point: the swap is in its retry loop - the live database refuses connections and
+        # the swap's session runs its DO block - and its psql is there to kill.
+        deadline = time.monotonic() + 300
+        pids = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            if allows_connections(host) == "f" and psql(
+                    host, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'DO $swap$%'",
+                    "postgres") == "1":
+                pids = find_pids(SWAP_PSQL)
+                if pids:
+                    break
+            time.sleep(0.1)
+        assert pids, "the swap never reached its retry loop: " + (proc.communicate()[0][-4000:] if proc.poll() is not None else "")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=300)
+        text = " ".join(output.split())
+        assert proc.returncode != 0, output[-4000:]
+        assert "RESTORE FAILED at the swap step" in text or "RESTORE FAILED at the stop step" in text, text[-3000:]
+        assert "allowed connections again on lifetracker" in text, text[-3000:]
+        # every database of the app takes connections again; nothing was renamed or left behind
+        assert allows_connections(host) == "t"
+        assert psql(host, "SELECT count(*) FROM pg_database WHERE NOT datallowconn AND datname LIKE 'lifetracker%'",
+                    "postgres") == "0"
+        assert live_oid(host) == before["oid"] and databases(host) == before["dbs"]
+        assert titles(host) == rows
+        assert health(host)[0] == 200
+        assert "state: the live database lifetracker was not replaced; the scratch database was dropped; " \
+               "the app was started again and is healthy" in text, text[-3000:]
+        assert ledger(host)[-1]["outcome"] == "untouched"
+        assert not host.file(LOCK).exists
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        release_the_hold(host)
+    assert psql(host, "SELECT count(*) FROM pg_prepared_xacts", "postgres") == "0"
+
+
+def test_backup_repairs_a_database_left_refusing_connections(host):
+    """A swap killed outright leaves datallowconn off (set by hand here): the next backup says
+    so in check mode without changing it, and repairs it (and reports it) when it runs."""
+    psql(host, "ALTER DATABASE lifetracker WITH ALLOW_CONNECTIONS false", "postgres")
+    try:
+        check = run_playbook(BACKUP_PB, "--check")
+        assert_ok(check)
+        assert "would allow connections again on lifetracker" in out(check)
+        assert allows_connections(host) == "f"
+        before = len(ledger(host))
+        proc = run_playbook(BACKUP_PB)
+        assert_ok(proc)
+        assert ("REPAIRED: allowed connections again on lifetracker (left refusing them by an interrupted "
+                "database swap)") in out(proc)
+        assert allows_connections(host) == "t"
+        rec = ledger(host)[before:][-1]
+        assert rec["action"] == "backup" and rec["outcome"] == "verified" and host.file(rec["path"]).exists
+        assert health(host)[0] == 200
+    finally:
+        psql(host, "ALTER DATABASE lifetracker WITH ALLOW_CONNECTIONS true", "postgres")

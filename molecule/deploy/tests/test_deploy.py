@@ -316,6 +316,37 @@ def test_full_rollback_refuses_without_confirmation_and_check_mode_changes_nothi
     assert state(host) == before
 
 
+def test_full_rollback_puts_the_database_back_when_the_ledger_fails_after_the_swap(host):
+    """The ledger cannot be written (immutable): the first append of the run is db_restore's,
+    right after its swap (the safety backup, which appends too, is off here). The rescue must
+    see the swap and put the previous database back, and say so."""
+    add_entry(host, "written-before-a-blind-rollback")
+    before = state(host)
+    host.check_output("chattr +i %s" % LEDGER)
+    try:
+        proc = play(FULL, "-e", "confirm=yes", "-e", "db_restore_safety_backup=false", timeout=600)
+    finally:
+        host.check_output("chattr -i %s" % LEDGER)
+    assert proc.returncode != 0, proc.stdout
+    out = flat(proc.stdout)
+    assert "FULL ROLLBACK FAILED: cannot append to the release ledger %s" % LEDGER in out
+    assert "state: the previous database was put back" in out
+    assert "the app runs %s again and is healthy" % V2[:12] in out
+    after = state(host)
+    # the swap happened: the database restored from v1's backup is kept under a dated name ...
+    restored = [d for d in after["databases"] if d.startswith("lifetracker_restore_") and d not in before["databases"]]
+    assert len(restored) == 1, after["databases"]
+    assert psql(host, "SELECT string_agg(title, ',' ORDER BY id) FROM \"Entry\"", db=restored[0]) == "written-on-v1"
+    # ... and the previous one is live again: v2's schema and every row written until the stop
+    assert after["entries"] == before["entries"] and "written-before-a-blind-rollback" in after["entries"]
+    assert after["migrations"] == before["migrations"] and after["columns"] == before["columns"]
+    assert after["head"] == V2
+    assert_serving(host, V2)
+    assert after["ledger"] == before["ledger"]  # nothing could be written
+    assert not host.file(LOCK).exists
+    psql(host, "DROP DATABASE %s" % restored[0])
+
+
 def test_full_rollback_brings_code_schema_and_data_back_to_v1(host):
     add_entry(host, "written-after-v2")
     proc = play(FULL, "-e", "confirm=yes", timeout=600)

@@ -71,6 +71,25 @@ def test_check_mode_changes_nothing(host):
     assert (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host))) == before
 
 
+def index_mtime(host):
+    return host.check_output("stat -c %%y %s/.git/index" % APP_DIR)
+
+
+def test_check_mode_leaves_the_git_index_alone(host):
+    """--check writes nothing, .git/index included: git status refreshes (rewrites) the index
+    when a tracked file's stat data changed, unless GIT_OPTIONAL_LOCKS=0."""
+    tracked = host.check_output("git -C %s ls-files | head -n 1" % APP_DIR)
+    host.check_output("touch %s/%s" % (APP_DIR, tracked))  # same content, new mtime: index entry stat-dirty
+    before = index_mtime(host)
+    proc = run_playbook(PLAYBOOK, "--check", "-e", "commit=v2")
+    assert proc.returncode == 0, proc.stdout
+    assert "CHECK MODE: nothing was changed" in proc.stdout
+    assert index_mtime(host) == before
+    # the setup is sharp: a plain git status (optional locks on) does rewrite it
+    host.check_output("git -C %s status --porcelain" % APP_DIR)
+    assert index_mtime(host) != before
+
+
 @pytest.mark.parametrize("bad", ["zzz", "$(touch /tmp/pwned)", "v1;reboot", "--upload-pack=x", "../v1", ""])
 def test_bad_commit_is_refused_and_nothing_changes(host, bad):
     before = (head(host), container_image(host, "api"), len(ledger(host)))

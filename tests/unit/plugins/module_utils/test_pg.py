@@ -373,6 +373,9 @@ def test_swap_script_shape():
     assert "EXECUTE 'ALTER DATABASE \"lt\" RENAME TO \"lt_pre_restore_1\"'" in sql
     assert "EXECUTE 'ALTER DATABASE \"lt_restore_1\" RENAME TO \"lt\"'" in sql
     assert sql.count("\\gexec") == 3
+    # a killed psql ends the session (PG 14+) before the retries end the app's sessions again
+    assert sql.index("client_connection_check_interval") < first_allow
+    assert "server_version_num')::int >= 140000" in sql
 
 
 SWAP_OUTPUT_CASES = [
