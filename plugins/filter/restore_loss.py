@@ -21,11 +21,11 @@ description:
     rows of O(kept_database) whose primary key is not in the live table (without a primary key, rows
     that differ from every live row in some column, and it says so).
   - The input shape is what M(maverick.rollback.pg_backup) writes into the manifest and
-    M(maverick.rollback.pg_restore) O(maverick.rollback.pg_restore#module:state=inspected) returns -
-    C({table: {rows, estimate, bytes, pk}}).
+    M(maverick.rollback.pg_restore) O(maverick.rollback.pg_restore#module:state=inspected) returns - a dict
+    from table name to C(rows), C(estimate), C(bytes) and C(pk).
 options:
   _input:
-    description: Tables of the live database (C({table: {rows, estimate, bytes, pk}})); null or empty when unknown.
+    description: Tables of the live database (table name to C(rows), C(estimate), C(bytes), C(pk)); empty when unknown.
     type: dict
     required: true
   backup:
