@@ -657,8 +657,8 @@ def test_inspected_reads_table_stats_of_the_live_and_scratch_databases(server, p
                           exact_count_limit_mb=1), capsys, check=check)
     assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
     assert sorted(result["tables"]) == ["lifetracker", SCRATCH]  # OLD does not exist: left out
-    assert result["tables"]["lifetracker"]['public."Entry"'] == {"rows": 25, "estimate": -1, "bytes": 8192 * 26,
-                                                                "pk": ["id"]}
+    entry = {"rows": 25, "estimate": -1, "bytes": 8192 * 26, "pk": ["id"]}
+    assert result["tables"]["lifetracker"]['public."Entry"'] == entry
     assert result["tables"]["lifetracker"]["public.notes"]["pk"] is None
     assert result["tables"][SCRATCH] == {'public."Entry"': {"rows": 20, "estimate": -1, "bytes": 8192 * 21, "pk": ["id"]}}
 
