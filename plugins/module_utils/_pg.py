@@ -479,6 +479,56 @@ ROW_COUNTS_SQL = (
     "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1;\n")
 
+# Rows, size and primary key of every user table, as one JSON array ordered by name: `rows` is an
+# exact count for a table of at most `exact_limit` bytes (null above it, where counting would read
+# the whole table), `estimate` PostgreSQL's own estimate (pg_class.reltuples: -1 or 0 when the
+# table was never analyzed), `bytes` its size with indexes and TOAST, `pk` its primary key
+# columns in key order (null without one). CASE evaluates the count only under the limit.
+TABLE_STATS_MARK = "maverick-table-stats"
+
+
+def table_stats_sql(exact_limit):
+    """SQL of the per-table statistics (see above); exact_limit in bytes (0: estimates only)."""
+    return (
+        "/* %s */ SELECT coalesce(json_agg(t ORDER BY t.name), '[]') FROM ("
+        "SELECT format('%%I.%%I', n.nspname, c.relname) AS name, pg_total_relation_size(c.oid) AS bytes, "
+        "c.reltuples::bigint AS estimate, "
+        "CASE WHEN pg_total_relation_size(c.oid) <= %d THEN (xpath('/row/c/text()', query_to_xml("
+        "format('SELECT count(*) AS c FROM %%I.%%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint END "
+        "AS rows, "
+        "(SELECT json_agg(a.attname ORDER BY k.ord) FROM pg_index i "
+        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = c.oid AND i.indisprimary) AS pk "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg\\_toast%%') t;\n" % (TABLE_STATS_MARK, max(0, int(exact_limit))))
+
+
+def parse_table_stats(text):
+    """table_stats_sql's answer -> {table: {rows, estimate, bytes, pk}}; PgError on anything but a JSON array."""
+    try:
+        rows = json.loads((text or "").strip() or "[]")
+    except ValueError as exc:
+        raise PgError("unexpected answer to the table statistics: %s" % exc)
+    if not isinstance(rows, list):
+        raise PgError("unexpected answer to the table statistics: not a JSON array")
+    stats = {}
+    for row in rows:
+        if not isinstance(row, dict) or not row.get("name"):
+            continue
+        stats[row["name"]] = {"rows": _int_or_none(row.get("rows")), "estimate": _int_or_none(row.get("estimate")),
+                              "bytes": _int_or_none(row.get("bytes")), "pk": list(row["pk"]) if row.get("pk") else None}
+    return stats
+
+
+def _int_or_none(value):
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 SERVER_VERSION_SQL = "SELECT current_setting('server_version'), current_setting('server_version_num');\n"
 
 
@@ -930,6 +980,9 @@ def build_manifest(**fields):
     manifest = {key: fields.get(key) for key in keys}
     if fields.get("source_database"):
         manifest["source_database"] = fields["source_database"]
+    if fields.get("tables") is not None:  # per-table rows and sizes when the dump began (table_stats_sql)
+        manifest["tables"] = fields["tables"]
+        manifest["tables_exact_limit"] = fields.get("tables_exact_limit")
     manifest["manifest_version"] = 1
     return manifest
 

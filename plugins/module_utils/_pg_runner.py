@@ -27,7 +27,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     CHUNK, START_CAUSES, PgError, allow_connections_sql, compose_prefix,
     refusing_connections_sql, count_command_tags, create_database_sql, database_info_full_sql,
     database_listing_sql, failure_cause, parse_database_listing,
-    drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output, parse_toc,
+    drop_database_sql, existing_sql, list_databases_sql, parse_row_counts, parse_swap_output,
+    parse_table_stats, table_stats_sql, parse_toc,
     major_version, parse_tool_version, pg_restore_argv, pg_restore_list_argv, pg_restore_read_argv, psql_argv,
     restore_plan, swap_script, terminate_sql, tool_failure, tool_judged_input, ROW_COUNTS_SQL, SERVER_VERSION_SQL,
     TABLE_COUNT_SQL)
@@ -353,6 +354,10 @@ class PgOps:
 
     def row_counts(self, database):
         return parse_row_counts(self.sql(ROW_COUNTS_SQL, database))
+
+    def table_stats(self, database, exact_limit):
+        """Rows (exact under exact_limit bytes, else estimated), size and primary key of every table."""
+        return parse_table_stats(self.sql(table_stats_sql(exact_limit), database))
 
     def refusing_connections(self, database):
         """The live database and its `<database>_*` copies with datallowconn off."""

@@ -89,6 +89,22 @@ options:
     description: Database to connect to for CREATE/DROP DATABASE (O(verify=full)).
     type: str
     default: postgres
+  table_stats:
+    description:
+      - Record every table's rows, size and primary key in the manifest (key C(tables)), read just before
+        the dump in the same way the module reaches the database (one C(psql) query). A restore compares
+        them with the live database to say what it would set aside (M(maverick.rollback.pg_restore)
+        RV(maverick.rollback.pg_restore#module:backup_tables)).
+      - Rows are exact for tables of at most O(exact_count_limit_mb) and PostgreSQL's own estimate
+        (C(pg_class.reltuples)) above it. A failure to read them is a warning, not a failed backup.
+    type: bool
+    default: true
+  exact_count_limit_mb:
+    description:
+      - Tables up to this size (MiB, indexes and TOAST included) are counted exactly (C(count(*)) reads
+        the table); bigger ones get the estimate. 0 records estimates only.
+    type: int
+    default: 64
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
@@ -197,6 +213,15 @@ verification:
   description: C(list) or C(full).
   type: str
   returned: success and not check mode
+tables:
+  description:
+    - Per table (C(schema.table) as C(format('%I.%I'))) - C(rows) (exact count, null over
+      O(exact_count_limit_mb)), C(estimate) (C(pg_class.reltuples), -1 or 0 when never analyzed),
+      C(bytes) and C(pk) (primary key columns, null without one), read just before the dump; also in
+      the manifest as C(tables) with C(tables_exact_limit) (bytes).
+  type: dict
+  returned: success and not check mode and O(table_stats) and the statistics could be read
+  sample: {"public.\"Entry\"": {rows: 12388, estimate: 12388, bytes: 1753088, pk: [id]}}
 row_counts:
   description: Rows per table in the restored copy (O(verify=full)).
   type: dict
@@ -342,6 +367,8 @@ def main():
         keep=dict(type="int", default=0),
         protect=dict(type="list", elements="path", default=[]),
         maintenance_db=dict(type="str", default="postgres"),
+        table_stats=dict(type="bool", default=True),
+        exact_count_limit_mb=dict(type="int", default=64),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     # exit_json would add stat() fields of RV(path) and overwrite RV(size) with st_size, which
@@ -368,6 +395,8 @@ def main():
         problems.append("jobs must be at least 1")
     if p["keep"] < 0:
         problems.append("keep must be 0 (no pruning) or more")
+    if p["exact_count_limit_mb"] < 0:
+        problems.append("exact_count_limit_mb must be 0 (estimates only) or more")
     if p["format"] == "directory" and conn["via"] == "compose":
         problems.append("format=directory needs via=host: pg_dump -Fd in the container would write the "
                         "directory inside the container, and a directory cannot be streamed out; use "
@@ -425,6 +454,8 @@ def main():
             result["changed"] = True
 
         before = ops.row_counts(source) if p["verify"] == "full" else None
+        exact_limit = p["exact_count_limit_mb"] * 1024 * 1024
+        tables = read_table_stats(module, ops, source, exact_limit) if p["table_stats"] else None
         started = time.monotonic()
         tmp = os.path.join(backup_dir, ".%s.partial-%d" % (os.path.basename(path), os.getpid()))
         if p["format"] == "custom":
@@ -464,7 +495,8 @@ def main():
             size=size, sha256=sha256, table_count=toc["table_count"], toc_entries=toc["toc_entries"],
             server_version=toc["server_version"] or result["server_version"], commit=commit,
             created_at=iso(when), verified=True, verification=p["verify"], row_counts=row_counts,
-            tools=tools, via=conn["via"], source_database=source if source != database else None)
+            tools=tools, via=conn["via"], source_database=source if source != database else None,
+            tables=tables, tables_exact_limit=exact_limit)
         write_manifest(manifest_path(path), manifest)
 
         for old in select_for_removal(existing_backups(backup_dir, app, database), p["keep"], p["protect"]):
@@ -480,6 +512,8 @@ def main():
                       max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1))
         if row_counts is not None:
             result["row_counts"] = row_counts
+        if tables is not None:
+            result["tables"] = tables
     except (PgError, Interrupted, OSError) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
         if tmp:
@@ -497,6 +531,17 @@ def main():
         if runner:
             runner.close()
     module.exit_json(**result)
+
+
+def read_table_stats(module, ops, database, exact_limit):
+    """Rows, size and primary key per table for the manifest; a warning and None when unreadable
+    (the backup itself does not depend on them)."""
+    try:
+        return ops.table_stats(database, exact_limit)
+    except PgError as exc:
+        module.warn("per-table row counts were not recorded in the manifest (a restore cannot say what it would "
+                    "set aside): %s" % exc.msg)
+        return None
 
 
 def full_verify(ops, path, info, database, before, after, jobs):

@@ -53,7 +53,8 @@ options:
         C(<db>_pre_restore_*) or C(<db>_verify_*) database of O(database) (never the live one).
       - C(inspected) - read-only - the live database and every C(<db>_*) database with oid, size and
         whether it accepts connections, and the server version (RV(databases), RV(live),
-        RV(server_version_num)); needs no Python database library, runs in check mode too.
+        RV(server_version_num)); with O(table_stats) also rows, size and primary key per table (RV(tables));
+        needs no Python database library, runs in check mode too.
     type: str
     choices: [verified, restored_scratch, swapped, swapped_back, in_place, dropped, inspected]
     default: verified
@@ -112,6 +113,20 @@ options:
     description: Database to connect to for CREATE, ALTER and DROP DATABASE.
     type: str
     default: postgres
+  table_stats:
+    description:
+      - O(state=inspected) - also read every table's rows, size and primary key in these databases
+        (RV(tables)), each the live O(database) or one of its C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>)
+        or C(<db>_verify_<ts>) databases; one that does not exist is left out of RV(tables).
+      - For comparing the live database with a backup's manifest or a restored scratch database before a restore.
+    type: list
+    elements: str
+    default: []
+  exact_count_limit_mb:
+    description:
+      - With O(table_stats), tables up to this size (MiB) are counted exactly, bigger ones get PostgreSQL's estimate.
+    type: int
+    default: 64
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
@@ -229,6 +244,13 @@ backup_commit:
   description: Commit recorded in the manifest.
   type: str
   returned: when the backup has a manifest
+backup_tables:
+  description:
+    - Rows, size and primary key per table when the backup was taken, from its manifest (see
+      M(maverick.rollback.pg_backup) RV(maverick.rollback.pg_backup#module:tables)); null when the manifest has none
+      (taken by an older version, or with table_stats off).
+  type: dict
+  returned: when the backup has a manifest
 toc_entries:
   description: Entries in the archive's table of contents (not for plain SQL).
   type: int
@@ -288,6 +310,14 @@ databases:
   sample: [{datname: lifetracker, oid: "16384", size: 7471619, datallowconn: true, derived: false},
            {datname: lifetracker_pre_restore_20260105031500, oid: "16390", size: 7471619, datallowconn: true,
             derived: true}]
+tables:
+  description:
+    - O(state=inspected) with O(table_stats) - per database, per table (C(schema.table) as C(format('%I.%I')))
+      C(rows) (exact, null over O(exact_count_limit_mb)), C(estimate) (C(pg_class.reltuples), -1 or 0 when never
+      analyzed), C(bytes) and C(pk) (primary key columns, null without one).
+  type: dict
+  returned: state is inspected
+  sample: {lifetracker: {"public.\"Entry\"": {rows: 12410, estimate: 12400, bytes: 1753088, pk: [id]}}}
 live:
   description: The row of RV(databases) for the live database; null when it does not exist.
   type: dict
@@ -407,6 +437,7 @@ def verify_backup(ops, path, expected_sha256=None, require_manifest=False):
                           % (path, digest, manifest["sha256"]))
         facts["manifest_checked"] = True
         facts["backup_commit"] = manifest.get("commit")
+        facts["backup_tables"] = manifest.get("tables")
     if expected_sha256 and expected_sha256.lower() != digest:
         raise PgError("backup %s: sha256 %s is not the expected %s" % (path, digest, expected_sha256.lower()))
     created = parse_iso(manifest.get("created_at")) if manifest else None
@@ -447,6 +478,8 @@ def main():
         no_privileges=dict(type="bool", default=False),
         count_rows=dict(type="bool", default=False),
         maintenance_db=dict(type="str", default="postgres"),
+        table_stats=dict(type="list", elements="str", default=[]),
+        exact_count_limit_mb=dict(type="int", default=64),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -479,6 +512,10 @@ def main():
     if db and db == conn["maintenance_db"]:
         problems.append("the live database must not be the maintenance database %s" % db)
     problems += [not_derived(key, p[key], db) for key in DERIVED_ONLY.get(state, ()) if p[key] and db]
+    problems += [check_db_name(name, "table_stats database") or (not_derived("table_stats", name, db) if name != db else "")
+                 for name in p["table_stats"] if db]
+    if p["exact_count_limit_mb"] < 0:
+        problems.append("exact_count_limit_mb must be 0 (estimates only) or more")
     if not conn["user"]:
         problems.append(missing_setting(conn, "user", "login_user", env_file))
     if p["jobs"] is not None and p["jobs"] < 1:
@@ -510,6 +547,9 @@ def main():
                 module.warn(plan["note"])
         if state == "inspected":
             do_info(ops, db, result)
+            present = [r["datname"] for r in result["databases"]]
+            result["tables"] = {name: ops.table_stats(name, p["exact_count_limit_mb"] * 1024 * 1024)
+                                for name in p["table_stats"] if name in present}
         elif state != "verified":
             repair_connections(module, ops, db, result)  # after verification: a bad backup changes nothing
             handler = STATES[state]

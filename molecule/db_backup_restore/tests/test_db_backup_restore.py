@@ -14,10 +14,12 @@ import os
 import re
 import signal
 import subprocess
+import textwrap
 import threading
 import time
 
 import pytest
+import yaml
 
 # Plain text output to match against (Molecule forces colours for its own runs).
 os.environ.pop("ANSIBLE_FORCE_COLOR", None)
@@ -116,6 +118,24 @@ def backup(host, *args):
     records = ledger(host)[before:]
     assert records and records[-1]["action"] == "backup" and records[-1]["outcome"] == "verified"
     return records[-1]
+
+
+def debug_msg(proc, task):
+    """The msg list of the last run of a db_restore debug task, parsed back from the yaml callback's output."""
+    text = proc.stdout
+    start = text.rindex("TASK [maverick.rollback.db_restore : %s]" % task)
+    body = text[start:].split("\n", 1)[1]
+    body = body[body.index("=>") + 2:].split("\n")[1:]
+    block = []
+    for line in body:
+        if not line.strip():
+            break
+        block.append(line)
+    return yaml.safe_load(textwrap.dedent("\n".join(block)))["msg"]
+
+
+def num(value):
+    return "{:,}".format(value).replace(",", " ")
 
 
 def snapshot(host):
@@ -318,6 +338,57 @@ def test_refuses_without_confirmation(host):
     assert_failed(proc)
     assert "without confirmation" in out(proc) and "db_restore_confirm=yes" in out(proc)
     assert_untouched(host, before, proc)
+
+
+def test_restore_says_what_it_sets_aside_and_how_to_get_it_back(host):
+    # The backup records rows, size and primary key per table in its manifest.
+    record = backup(host)
+    tables = json.loads(host.file(record["path"] + ".json").content_string)["tables"]
+    entries, tags = tables['public."Entry"']["rows"], tables['public."Tag"']["rows"]
+    assert tables['public."Entry"']["pk"] == ["id"] and tables['public."Tag"']["pk"] == ["id"]
+    assert entries == len(titles(host))
+    # Writes in two tables after the backup.
+    for n in range(3):
+        add_entry(host, "aside-%d" % n)
+    psql(host, "INSERT INTO \"Tag\" (name) VALUES ('aside-tag-1'), ('aside-tag-2')")
+    rows = (titles(host), psql(host, 'SELECT name FROM "Tag" ORDER BY id'))
+    entry_line = 'public."Entry": live %s, backup %s: 3 rows written since the backup stay in ' % (num(entries + 3), num(entries))
+    tag_line = 'public."Tag": live %s, backup %s: 2 rows written since the backup stay in ' % (num(tags + 2), num(tags))
+
+    # Check mode prints both deltas and changes nothing: rows, databases, backup files, ledger.
+    before, records = snapshot(host), len(ledger(host))
+    listing = {d: files_in(host, d) for d in (BACKUPS, SAFETY)}
+    proc = run_playbook(RESTORE_PB, "--check", "-e", "db_restore_backup=" + record["path"])
+    assert_ok(proc)
+    plan = debug_msg(proc, "Show the plan")
+    assert "  rows per table (live lifetracker now and the backup's manifest):" in plan, plan
+    assert any(line.startswith("    " + entry_line + "lifetracker_pre_restore_") for line in plan), plan
+    assert any(line.startswith("    " + tag_line + "lifetracker_pre_restore_") for line in plan), plan
+    assert "CHECK MODE: nothing was changed" in out(proc)
+    assert (titles(host), psql(host, 'SELECT name FROM "Tag" ORDER BY id')) == rows
+    assert snapshot(host) == before and len(ledger(host)) == records
+    assert {d: files_in(host, d) for d in (BACKUPS, SAFETY)} == listing
+
+    # The real restore: compared with the restored database before the swap, then the summary
+    # names the database that keeps the rows and a psql script that lists them.
+    proc = run_playbook(RESTORE_PB, "-e", "db_restore_backup=" + record["path"], *YES)
+    assert_ok(proc)
+    pre = ledger(host)[-1]["pre_restore_database"]
+    swap = debug_msg(proc, "Show what the swap sets aside")
+    assert swap[0].startswith("rows per table (live lifetracker and the restored lifetracker_restore_"), swap
+    assert "  " + entry_line + pre in swap and "  " + tag_line + pre in swap, swap
+    summary = debug_msg(proc, "Summary")
+    assert "    " + entry_line + pre in summary and "    " + tag_line + pre in summary, summary
+    assert "  5 rows written since the backup are set aside in %s (net counts; rows written after that count and " \
+           "before the stop are there too)" % pre in summary, summary
+    assert titles(host) == rows[0][:entries]
+    start = next(i for i, line in enumerate(summary) if line.startswith("  get them back - psql as lifetracker"))
+    script = [line[4:] for line in summary[start + 1:] if line.startswith("    ")]
+    assert script[0] == '-- public."Entry": rows of %s whose primary key (id) is not in lifetracker' % pre, script
+    found = host.check_output("PGPASSWORD=\"$(sed -n 's/^POSTGRES_PASSWORD=//p' %s/.env)\" psql -X -A -t -q -v ON_ERROR_STOP=1 "
+                              "-h 127.0.0.1 -p 25570 -U lifetracker -d postgres -f - <<'SQL'\n%s\nSQL" % (APP, "\n".join(script)))
+    listed = sorted(line.split("|")[1] for line in found.splitlines() if line.strip())
+    assert listed == ["aside-0", "aside-1", "aside-2", "aside-tag-1", "aside-tag-2"], found
 
 
 def test_runbook_plain_dump_restores(host):

@@ -226,6 +226,21 @@ def test_backup_then_swap_restore_brings_the_rows_back(host):
     assert int(sql(host, "SELECT count(*) FROM entries")) == backed_up
     kept = sql(host, "SELECT datname FROM pg_database WHERE datname LIKE 'ledgerdb_pre_restore_%' ORDER BY datname DESC LIMIT 1")
     assert int(sql(host, "SELECT count(*) FROM entries", database=kept)) == backed_up + 2
+    # The manifest recorded the rows per table; the summary says what the restore set aside and where,
+    # and its psql script (run here through the database container, database names as printed) lists them.
+    assert manifest["tables"]["public.entries"]["pk"] == ["id"]
+    assert manifest["tables"]["public.entries"]["rows"] == backed_up
+    assert ("public.entries: live %d, backup %d: 2 rows written since the backup stay in %s"
+            % (backed_up + 2, backed_up, kept)) in flat(proc.stdout)
+    assert "2 rows written since the backup are set aside in %s" % kept in flat(proc.stdout)
+    script = ["\\connect ledgerdb", "SELECT coalesce(array_agg(ROW(\"id\")::text), '{}') AS live_keys FROM public.entries \\gset",
+              "\\connect " + kept,
+              "SELECT * FROM public.entries WHERE NOT (ROW(\"id\")::text = ANY (:'live_keys'::text[])) ORDER BY \"id\";"]
+    for line in script:
+        assert line in flat(proc.stdout), line
+    found = host.check_output("docker compose --project-directory %s --project-name %s exec -T pg psql -X -A -t -q "
+                              "-v ON_ERROR_STOP=1 -U ledger_svc -d ledgerdb -f - <<'SQL'\n%s\nSQL" % (APP_DIR, PROJECT, "\n".join(script)))
+    assert [line.split("|")[1:3] for line in found.splitlines() if line.strip()] == [["after", "4"], ["after", "5"]], found
     for service in ("app", "worker"):  # both users of the database were stopped and started
         cid, started, state = (container(host, service)[i] for i in (0, 2, 3))
         assert (cid, state) == (before[service][0], "running")
@@ -328,6 +343,11 @@ def test_full_rollback_check_mode_changes_nothing(host):
     out = flat(proc.stdout)
     assert "full rollback of ledgerly: %s -> %s" % (r2[:12], r1[:12]) in out
     assert "CHECK MODE: nothing was changed" in out
+    # What the restore would set aside: r2's accounts table is not in r1's backup, and the entries written since.
+    assert "rows per table (live ledgerdb now and the backup's manifest):" in out
+    assert "public.accounts: live " in out
+    assert "not in the backup: the table and its rows stay only in ledgerdb_pre_restore_" in out
+    assert "rows written since the backup stay in ledgerdb_pre_restore_" in out and "public.entries: live " in out
     after = snapshot(host)
     assert after == before  # commit, containers and image ids, rows, databases, backups, ledger
 

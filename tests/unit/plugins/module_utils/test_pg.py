@@ -25,7 +25,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     parse_swap_output, parse_toc, parse_tool_version, major_version, pg_dump_argv, pg_restore_argv, pg_restore_list_argv,
     pg_restore_read_argv, psql_argv, quote_ident, quote_literal, read_manifest,
     restore_plan, select_for_removal, sha256_path, short_commit, sniff, swap_script, terminate_sql,
-    tool_failure, tool_judged_input, write_manifest, failure_cause, database_listing_sql, parse_database_listing)
+    tool_failure, tool_judged_input, write_manifest, failure_cause, database_listing_sql, parse_database_listing,
+    parse_table_stats, table_stats_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import PgOps, Runner, pgpass_line
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import (
     MASK, is_derived_db, mask_text, parse_backup_name)
@@ -873,3 +874,33 @@ def test_parse_database_listing():
     assert parse_database_listing("", "x") == []
     with pytest.raises(PgError, match="unexpected answer to the database listing"):
         parse_database_listing("ERROR", "x")
+
+
+def test_table_stats_sql_counts_only_under_the_limit():
+    sql = table_stats_sql(64 * 1024 * 1024)
+    assert "CASE WHEN pg_total_relation_size(c.oid) <= 67108864 THEN" in sql and "indisprimary" in sql
+    assert "<= 0 THEN" in table_stats_sql(-5)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('[{"name": "public.\\"Entry\\"", "bytes": 8192, "estimate": -1, "rows": 5, "pk": ["id"]},'
+     ' {"name": "public.big", "bytes": "99", "estimate": 10, "rows": null, "pk": null}, {"bytes": 1}]',
+     {'public."Entry"': {"rows": 5, "estimate": -1, "bytes": 8192, "pk": ["id"]},
+      "public.big": {"rows": None, "estimate": 10, "bytes": 99, "pk": None}}),
+    ("", {}),
+    ("[]\n", {}),
+])
+def test_parse_table_stats(text, expected):
+    assert parse_table_stats(text) == expected
+
+
+@pytest.mark.parametrize("text", ["not json", '{"a": 1}'])
+def test_parse_table_stats_refuses_other_answers(text):
+    with pytest.raises(PgError, match="table statistics"):
+        parse_table_stats(text)
+
+
+def test_manifest_keeps_the_tables_only_when_given():
+    assert "tables" not in build_manifest(app="a")
+    manifest = build_manifest(app="a", tables={"public.t": {"rows": 1}}, tables_exact_limit=5)
+    assert manifest["tables"] == {"public.t": {"rows": 1}} and manifest["tables_exact_limit"] == 5

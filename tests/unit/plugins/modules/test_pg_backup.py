@@ -425,3 +425,25 @@ def test_a_database_left_refusing_connections_is_repaired_before_the_dump(server
     assert server.state()["dbs"]["lifetracker"]["allowconn"] is True
     again = run(base(project, tmp_path), capsys)
     assert again["repaired_connections"] == []
+
+
+def test_manifest_records_rows_sizes_and_primary_keys_per_table(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, exact_count_limit_mb=2), capsys)
+    assert result["_rc"] == 0, result
+    assert result["tables"]['public."Entry"'] == {"rows": 25, "estimate": -1, "bytes": 8192 * 26, "pk": ["id"]}
+    assert result["tables"]["public.notes"]["pk"] is None
+    manifest = read_manifest(result["path"])
+    assert manifest["tables"] == result["tables"] and manifest["tables_exact_limit"] == 2 * 1024 * 1024
+
+
+def test_unreadable_table_stats_warn_and_the_backup_goes_on(server, project, tmp_path, capsys):
+    server.update(fail={"table_stats": None})
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 0, result
+    assert "tables" not in result and "tables" not in read_manifest(result["path"])
+    assert "per-table row counts were not recorded" in json.dumps(result["warnings"])
+
+
+def test_table_stats_off(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, table_stats=False), capsys)
+    assert result["_rc"] == 0 and "tables" not in result and "tables" not in read_manifest(result["path"])

@@ -645,3 +645,34 @@ def test_check_mode_reports_but_does_not_repair(server, project, capsys):
     result = run(args_for(project, path=str(FIX / "custom.dump"), state="restored_scratch"), capsys, check=True)
     assert result["_rc"] == 0 and result["repaired_connections"] == ["lifetracker"], result.get("msg")
     assert allowconn(server)["lifetracker"] is False
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_inspected_reads_table_stats_of_the_live_and_scratch_databases(server, project, capsys, check):
+    state = server.state()
+    state["dbs"][SCRATCH] = {"rows": {'public."Entry"': 20}}
+    state["dbs"]["lifetracker"]["rows"] = {'public."Entry"': 25, "public.notes": 7}
+    server.write(state)
+    result = run(args_for(project, state="inspected", table_stats=["lifetracker", SCRATCH, OLD],
+                          exact_count_limit_mb=1), capsys, check=check)
+    assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert sorted(result["tables"]) == ["lifetracker", SCRATCH]  # OLD does not exist: left out
+    entry = {"rows": 25, "estimate": -1, "bytes": 8192 * 26, "pk": ["id"]}
+    assert result["tables"]["lifetracker"]['public."Entry"'] == entry
+    assert result["tables"]["lifetracker"]["public.notes"]["pk"] is None
+    assert result["tables"][SCRATCH] == {'public."Entry"': {"rows": 20, "estimate": -1, "bytes": 8192 * 21, "pk": ["id"]}}
+
+
+def test_inspected_refuses_table_stats_of_another_database(server, project, capsys):
+    result = run(args_for(project, state="inspected", table_stats=["otherapp"]), capsys)
+    assert result["_rc"] == 1 and "table_stats otherapp is not a scratch, pre-restore or verify database" in result["msg"]
+
+
+def test_verified_returns_the_manifests_tables(server, project, tmp_path, capsys):
+    dump = copy_with_manifest(tmp_path)
+    manifest = json.loads(open(str(dump) + ".json").read())
+    manifest["tables"] = {'public."Entry"': {"rows": 3, "estimate": 3, "bytes": 16384, "pk": ["id"]}}
+    open(str(dump) + ".json", "w").write(json.dumps(manifest))
+    result = run(args_for(project, path=str(dump)), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["backup_tables"] == manifest["tables"]
