@@ -193,6 +193,17 @@ ahead_sql_error:
   description: Why RV(ahead_sql) could not be read (its values are then null).
   type: str
   returned: when git cat-file failed
+new_sql:
+  description:
+    - Migration name to the text of its C(migration.sql) at the target, for every migration the target has and the
+      current commit does not (what a deploy would run), read with one C(git cat-file --batch) call - for the
+      migration lint (filter C(maverick.rollback.migration_class)). Empty when there are none or they were not read.
+  type: dict
+  returned: success
+new_sql_error:
+  description: Why RV(new_sql) could not be read (its values are then null).
+  type: str
+  returned: when git cat-file failed
 via:
   description: Where C(psql) ran for RV(applied_migrations), C(host) or C(compose).
   type: str
@@ -286,6 +297,16 @@ def main():
                 module.no_log_values.add(conn["password"])
             facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
             facts.update(where)
+    # The SQL of the target's new migrations (what a deploy runs), for the migration lint.
+    new = set(facts["target_migrations"] or []) - set(facts.get("from_migrations") or [])
+    facts["new_sql"] = {}
+    if new and facts.get("from_migrations") is not None:
+        try:
+            facts["new_sql"] = migrations_sql(cli.run, params["project_dir"], facts["target"]["sha"],
+                                              params["migrations_dir"], new)
+        except ReleaseError as exc:
+            facts["new_sql"] = dict.fromkeys(new)
+            facts["new_sql_error"] = str(exc)
     facts["ahead_sql"] = {}
     # The SQL of what the database is ahead by, from the current commit (which deployed it):
     # the gate judges it on the controller, without another task on the server.
