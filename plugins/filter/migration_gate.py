@@ -31,7 +31,9 @@ options:
     elements: str
     required: true
   sql:
-    description: Migration name to the text of its C(migration.sql) (RV(maverick.rollback.release_facts#module:ahead_sql)); a missing name or null is judged incompatible.
+    description:
+      - Migration name to the text of its C(migration.sql) (RV(maverick.rollback.release_facts#module:ahead_sql)).
+      - A missing name or null is judged incompatible.
     type: dict
     default: {}
   allow:

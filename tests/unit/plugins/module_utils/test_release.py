@@ -255,7 +255,7 @@ class Recorder:
     def __call__(self, argv, data=None):
         import subprocess
         self.calls.append((argv, data))
-        proc = subprocess.run(argv, input=(data or "").encode(), capture_output=True)
+        proc = subprocess.run(argv, input=(data or "").encode(), capture_output=True, check=False)
         return (proc.returncode, proc.stdout.decode("utf-8", "surrogateescape"),
                 proc.stderr.decode("utf-8", "surrogateescape"))
 
