@@ -195,6 +195,42 @@ def migrations_at(run, project_dir, sha, migrations_dir):
     return migration_names(out) if rc == 0 else []  # no directory: the commit knows none
 
 
+def parse_cat_file_batch(output, count):
+    """The contents of `git cat-file --batch` answers, in request order: text, or None for an
+    object git reports missing (or ambiguous). output is bytes (or text holding them)."""
+    if isinstance(output, str):
+        output = output.encode("utf-8", "surrogateescape")
+    contents, pos = [], 0
+    while len(contents) < count and pos < len(output):
+        end = output.find(b"\n", pos)
+        header = output[pos:end if end >= 0 else len(output)].decode("utf-8", "replace").split()
+        pos = len(output) if end < 0 else end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            contents.append(output[pos:pos + size].decode("utf-8", "replace") if header[1] == "blob" else None)
+            pos += size + 1  # the contents end with a newline of git's own
+        else:  # "<request> missing" / "<request> ambiguous"
+            contents.append(None)
+    return contents + [None] * (count - len(contents))
+
+
+def migrations_sql(run, project_dir, sha, migrations_dir, names):
+    """Name -> text of <migrations_dir>/<name>/migration.sql at a commit (None when it is not
+    there), all read by ONE `git cat-file --batch` call. run(argv, data) -> (rc, out, err).
+    Names that are not migration names are never sent to git (a line each is the protocol)."""
+    names = sorted(set(names or []))
+    wanted = [n for n in names if is_valid("migration_name", n)]
+    sql = dict.fromkeys(names)
+    if not wanted:
+        return sql
+    requests = "".join("%s:%s/%s/migration.sql\n" % (sha, migrations_dir.strip("/"), n) for n in wanted)
+    rc, out, err = run(git_argv(project_dir, "cat-file", "--batch"), requests)
+    if rc != 0:
+        raise command_failed("git cat-file --batch", "git", rc, err)
+    sql.update(zip(wanted, parse_cat_file_batch(out, len(wanted))))
+    return sql
+
+
 def gather(run, project_dir, target_ref, project_name="", migrations_dir=""):
     """Everything a rollback decides on, before it changes anything."""
     (from_sha, from_subject), (to_sha, to_subject) = resolve(run, project_dir, target_ref)

@@ -36,6 +36,8 @@ options:
       - Also read the migrations the database has applied (C(_prisma_migrations), finished and not
         rolled back), for the migration gate. Read only when the target differs from the current
         commit and O(migrations_dir) is set.
+      - With them, the SQL of the applied migrations the target does not know (RV(ahead_sql)), so the
+        gate can judge them without another task on the server.
       - Read with C(psql) - the host's when it has one and reaches the server (O(via=auto)), else
         C(docker compose exec -T <compose_service> psql); no Python database library is needed
         on the server. The connection comes from the options or the app's env file (see
@@ -178,6 +180,30 @@ applied_migrations_error:
   type: str
   returned: success
   sample: "no psql on the host, and psql (docker compose exec postgres) failed (exit code 1): the compose service postgres is not running ..."
+ahead_sql:
+  description:
+    - Migration name to the text of its C(migration.sql) at the current commit, for every applied migration
+      the target does not know (what the database is ahead by), read with one C(git cat-file --batch) call;
+      null for a migration whose SQL is not in the current commit. Empty when the applied migrations were not read.
+    - The migration gate judges them on the controller (filter C(maverick.rollback.migration_gate)).
+  type: dict
+  returned: success
+  sample: {"20250317000000_rename_tag_name": "ALTER TABLE \"Tag\" RENAME COLUMN \"name\" TO \"label\";\n"}
+ahead_sql_error:
+  description: Why RV(ahead_sql) could not be read (its values are then null).
+  type: str
+  returned: when git cat-file failed
+new_sql:
+  description:
+    - Migration name to the text of its C(migration.sql) at the target, for every migration the target has and the
+      current commit does not (what a deploy would run), read with one C(git cat-file --batch) call - for the
+      migration lint (filter C(maverick.rollback.migration_class)). Empty when there are none or they were not read.
+  type: dict
+  returned: success
+new_sql_error:
+  description: Why RV(new_sql) could not be read (its values are then null).
+  type: str
+  returned: when git cat-file failed
 via:
   description: Where C(psql) ran for RV(applied_migrations), C(host) or C(compose).
   type: str
@@ -207,7 +233,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
-from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, applied_migrations, gather
+from ansible_collections.maverick.rollback.plugins.module_utils._release import (
+    ReleaseError, applied_migrations, gather, migrations_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
 
 
@@ -249,8 +276,9 @@ def main():
     if holder:
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
+    cli = Cli(module, readonly=True)
     try:
-        facts = gather(Cli(module, readonly=True), params["project_dir"], params["target"],
+        facts = gather(cli, params["project_dir"], params["target"],
                        params["compose_project"], params["migrations_dir"])
     except ReleaseError as exc:
         module.fail_json(msg=str(exc), **exc.details)
@@ -269,6 +297,27 @@ def main():
                 module.no_log_values.add(conn["password"])
             facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
             facts.update(where)
+    # The SQL of the target's new migrations (what a deploy runs), for the migration lint.
+    new = set(facts["target_migrations"] or []) - set(facts.get("from_migrations") or [])
+    facts["new_sql"] = {}
+    if new and facts.get("from_migrations") is not None:
+        try:
+            facts["new_sql"] = migrations_sql(cli.run, params["project_dir"], facts["target"]["sha"],
+                                              params["migrations_dir"], new)
+        except ReleaseError as exc:
+            facts["new_sql"] = dict.fromkeys(new)
+            facts["new_sql_error"] = str(exc)
+    facts["ahead_sql"] = {}
+    # The SQL of what the database is ahead by, from the current commit (which deployed it):
+    # the gate judges it on the controller, without another task on the server.
+    ahead = set(facts["applied_migrations"] or []) - set(facts["target_migrations"] or [])
+    if ahead:
+        try:
+            facts["ahead_sql"] = migrations_sql(cli.run, params["project_dir"], facts["from"]["sha"],
+                                                params["migrations_dir"], ahead)
+        except ReleaseError as exc:  # unread SQL is judged incompatible by the gate
+            facts["ahead_sql"] = dict.fromkeys(ahead)
+            facts["ahead_sql_error"] = str(exc)
     module.exit_json(changed=False, **facts)
 
 

@@ -4,11 +4,14 @@
 #   sandbox/app/generate.sh DEST
 #
 # History: one commit per release, each with a lightweight tag; branch main (checked
-# out) ends at v4.
+# out) ends at v4. v5 is on the side branch tag-labels, which starts at v2 (so v1..v4
+# and main keep their SHAs).
 #   v1  good: entries API, web page, first Prisma migration
 #   v2  good: Prisma migration adding table "Tag" and column "Entry"."mood"
 #   v3  bad:  /health answers 500 (queries a table that does not exist)
 #   v4  bad:  its Prisma migration fails half-way (see its migration.sql)
+#   v5  good, after v2: its migration renames "Tag"."name" to "label", which v2's code
+#       cannot live with (the migration gate refuses a rollback across it)
 #
 # Release contents are plain files in releases/: releases/v1 is the full tree, each
 # later releases/vN holds only the files that release adds or changes.
@@ -59,6 +62,11 @@ is a bug, not an outage."
 makes the column required; entries get an optional mood_note.
 
 fix(api): /health counted rows of \"entries\", which does not exist (since v3)."
+	git checkout -q -b tag-labels v2
+	release v5 2025-03-17T10:00:00+00:00 "feat: tags have labels" \
+		"Migration 20250317000000_rename_tag_name renames the column \"Tag\".\"name\" to
+\"label\" (and its unique index); GET /tags answers labels."
+	git checkout -q main
 }
 
 tags() { git -C "$1" for-each-ref --format='%(refname:short) %(objectname)' refs/tags; }

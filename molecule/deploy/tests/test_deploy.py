@@ -5,8 +5,9 @@ prepare brought v1 up by hand (no ledger); converge deployed v1 (adopted, backed
 images tagged). Then v2 (adds a migration, rehearsed on a copy first), the same commit
 again (no change), v4 (its migration fails half-way): stopped by the rehearsal, and with
 the rehearsal off brought back (app and database) with no data lost; v3 (bad /health):
-rolled back; then full_rollback to v1 (code, schema and data of v1) and `previous` from
-git's reflog when the ledger is gone.
+rolled back; then full_rollback to v1 (code, schema and data of v1), `previous` from
+git's reflog when the ledger is gone, and v5 (its migration renames a column): refused
+by the migration lint with policy refuse, deployed with the lint in the summary with warn.
 """
 
 from __future__ import annotations
@@ -377,3 +378,39 @@ def test_previous_falls_back_to_the_reflog_without_a_ledger(host):
     out = flat(proc.stdout)
     assert "commit=previous: %s, from git's reflog" % V2[:12] in out
     assert "to %s" % V2[:12] in out
+
+
+# ------------------------------------------------------------ v1 -> v5: the migration lint
+
+V5_RENAME = "20250317000000_rename_tag_name"
+
+
+def test_deploy_v5_refused_by_the_lint_policy_before_any_change(host):
+    # v5 from origin (this checkout's generated repo, mounted): the shared image may predate it.
+    host.check_output("git -C %s fetch --quiet origin +refs/tags/v5:refs/tags/v5" % APP_DIR)
+    before = state(host)
+    proc = play(DEPLOY, "-e", "commit=v5", "-e", "app_migration_lint_policy=refuse")
+    assert proc.returncode != 0
+    out = flat(proc.stdout).replace('\\"', '"')
+    assert "migration lint: the new migrations of v5" in out and "Nothing was changed" in out
+    assert 'renaming-column: older code selecting "name" of "Tag" fails' in out
+    assert "-e app_migration_lint_policy=warn" in out
+    assert state(host) == before  # no backup, no rehearsal, no switch, no ledger record
+    assert not host.file(LOCK).exists
+
+
+def test_deploy_v5_with_warn_shows_the_lint_and_the_rehearsal_times(host):
+    proc = play(DEPLOY, "-e", "commit=v5", timeout=600)
+    assert proc.returncode == 0, proc.stdout
+    out = flat(proc.stdout).replace('\\"', '"')
+    v5 = host.check_output("git -C %s rev-parse v5^{commit}" % APP_DIR)
+    summary = out[out.index("DEPLOYED %s" % v5[:12]):]
+    assert "migration lint (1 finding(s), policy warn)" in summary
+    assert V5_RENAME + ": incompatible with older code; " in summary
+    assert TAGS + ": compatible with older code; " in summary
+    assert "s on the rehearsal copy" in summary
+    assert 'renaming-column: older code selecting "name" of "Tag" fails' in summary
+    st = state(host)
+    assert st["head"] == v5
+    assert_serving(host, v5)
+    assert V5_RENAME + ":true:false" in st["migrations"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from conftest import APP_DIR, PROJECT_DIR, health, scenario_inventory
+from conftest import APP_DIR, PROJECT_DIR, app_env, health, scenario_inventory
 
 sys.path.insert(0, str(PROJECT_DIR / "tests" / "ecosystem"))
 from ecosystem_helpers import (VENV_BIN, build_collection, clean_env,  # noqa: E402
@@ -173,14 +174,32 @@ def test_runner_list_releases(host, tmp_path):
     assert any(sha(host, "v2")[:12] in line for line in shown[0])
 
 
+def psql(host, sql):
+    """psql over TCP as the app connects (settings from the app's .env)."""
+    env = app_env(host)
+    return host.check_output(
+        "PGPASSWORD=%s psql -X -h 127.0.0.1 -p %s -U %s -d %s -Atc %s"
+        % (shlex.quote(env["POSTGRES_PASSWORD"]), env["POSTGRES_PORT"], env["POSTGRES_USER"], env["POSTGRES_DB"],
+           shlex.quote(sql)))
+
+
 def test_runner_quick_rollback_false_string_keeps_the_migration_gate(host, tmp_path):
-    """allow_schema_ahead 'false' (survey default) must not count as true: v1 is refused."""
-    before = (head(host), api_container(host), ledger_len(host))
-    job = run_job(tmp_path, PROJECT_DIR / "playbooks/quick_rollback.yml", survey_answers(
-        "quick_rollback", commit="v1", app_rollback_health_deadline="30"))
-    assert (job.status, job.rc) == ("failed", 2), job
-    assert any("migration gate" in m for m in job.failed_messages()) or "migration gate" in job.stdout, job
-    assert (head(host), api_container(host), ledger_len(host)) == before
+    """allow_schema_ahead 'false' (survey default) must not count as true. v2's own migration is
+    compatible with v1's code, so the database gets one more, applied elsewhere: its SQL is in no
+    commit here, which the gate judges incompatible - v1 is refused."""
+    fake = "20990101000000_applied_elsewhere"
+    psql(host, "INSERT INTO _prisma_migrations (id, checksum, migration_name, finished_at, applied_steps_count) "
+               "VALUES ('ecosystem-fake', 'x', '%s', now(), 1)" % fake)
+    try:
+        before = (head(host), api_container(host), ledger_len(host))
+        job = run_job(tmp_path, PROJECT_DIR / "playbooks/quick_rollback.yml", survey_answers(
+            "quick_rollback", commit="v1", app_rollback_health_deadline="30"))
+        assert (job.status, job.rc) == ("failed", 2), job
+        messages = " ".join(" ".join(m) if isinstance(m, list) else str(m) for m in job.failed_messages())
+        assert "%s: (no SQL)" % fake in messages, messages
+        assert (head(host), api_container(host), ledger_len(host)) == before
+    finally:
+        psql(host, "DELETE FROM _prisma_migrations WHERE id = 'ecosystem-fake'")
 
 
 def test_runner_quick_rollback_to_v1(host, tmp_path):

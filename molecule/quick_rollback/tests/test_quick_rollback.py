@@ -1,21 +1,24 @@
 """quick_rollback scenario: real rollbacks of the sample app on the sandbox.
 
 Tests run in file order and build on each other's state:
-converge left the app on v1 (from v2, schema-ahead allowed), then v1 -> v2
-(reuse), the migration gate refuses v1, previous (-> v1, allowed), v1 -> v3
-(fails, reverts to v1), concurrent runs (-> v2), stale lock (-> v1), a
-target whose build fails (reverted, v1 untouched).
+converge left the app on v1 (from v2: the migration gate judged v2's migration
+compatible, no override), then v1 -> v2 (reuse), the gate's plan for v1 in check
+mode, previous (-> v1, no override), v1 -> v3 (fails, reverts to v1), concurrent
+runs (-> v2), stale lock (-> v1), a target whose build fails (reverted, v1
+untouched), v1 -> v5 with its migration (renames "Tag"."name"), and the gate's
+refusal of v5 -> v2 (check and apply: nothing changes).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 
 import pytest
 
-from conftest import APP_DIR, health, run_playbook, start_playbook
+from conftest import APP_DIR, app_env, health, run_playbook, start_playbook
 
 PLAYBOOK = "playbooks/quick_rollback.yml"
 PROJECT = "mr-quick-rollback"
@@ -120,23 +123,27 @@ def test_v1_to_v2_reuses_kept_images_without_build(host):
     assert ledger(host)[-1]["reused_images"] is True
 
 
-@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "apply"])
-def test_migration_gate_refuses_code_older_than_the_schema(host, check_mode):
+def test_migration_gate_lets_an_additive_migration_through(host):
+    """v2's migration (a nullable column, a new table) does not stop v1's code: the gate
+    says so in the plan, without the override."""
     before = (head(host), container_image(host, "api"), len(ledger(host)))
-    proc = run_playbook(PLAYBOOK, "-e", "commit=v1", *(["--check"] if check_mode else []))
-    assert proc.returncode != 0
-    assert "migration gate: the database has 1 migration(s) that %s does not know: 20250201000000_add_tags" % sha(host, "v1")[:12] \
-        in proc.stdout.replace("\n", " ").replace("  ", " ")
-    assert "playbooks/full_rollback.yml" in proc.stdout and "app_rollback_allow_schema_ahead=true" in proc.stdout
+    proc = run_playbook(PLAYBOOK, "--check", "-e", "commit=v1")
+    assert proc.returncode == 0, proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert "the database is ahead of v1 (%s) by 1 migration(s) (20250201000000_add_tags), all compatible" \
+        % sha(host, "v1")[:12] in text
+    assert '20250201000000_add_tags: compatible (new column "mood" on "Entry", nullable' in text
     assert (head(host), container_image(host, "api"), len(ledger(host))) == before
 
 
 def test_previous_picks_last_healthy_release_from_ledger(host):
+    """previous is v1, across v2's additive migration: no override needed."""
     v1 = sha(host, "v1")
-    proc = run_playbook(PLAYBOOK, "-e", "commit=previous", "-e", "app_rollback_allow_schema_ahead=true")
+    proc = run_playbook(PLAYBOOK, "-e", "commit=previous")
     assert proc.returncode == 0, proc.stdout
-    assert "allowed by app_rollback_allow_schema_ahead" in proc.stdout
+    assert "all compatible with its code: the rollback goes on" in " ".join(proc.stdout.split())
     assert head(host) == v1
+    assert container_image(host, "api")[1] == image_id(host, "%s-api:%s" % (PROJECT, v1))
     assert health(host)[1]["commit"] == v1
     assert ledger(host)[-1]["requested"] == "previous"
 
@@ -225,4 +232,47 @@ def test_failed_build_is_reverted_without_touching_the_running_app(host):
     last = ledger(host)[-1]
     assert (last["to_commit"], last["outcome"], last["revert_health"]["healthy"]) == (broken, "reverted", True)
     assert "switch failed" in last["health"]["reason"]
+    assert not host.file(STATE + "/lock").exists
+
+
+def applied(host):
+    """The migrations the app's database has applied (psql over TCP as the app connects)."""
+    env = app_env(host)
+    return host.check_output(
+        "PGPASSWORD=%s psql -X -h 127.0.0.1 -p %s -U %s -d %s -Atc %s"
+        % (shlex.quote(env["POSTGRES_PASSWORD"]), env["POSTGRES_PORT"], env["POSTGRES_USER"], env["POSTGRES_DB"],
+           shlex.quote("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1"))
+    ).split()
+
+
+RENAME = "20250317000000_rename_tag_name"
+
+
+def test_v5_with_its_migration(host):
+    """v5 (on a branch from v2) renames "Tag"."name": deployed with its migration."""
+    # v5 from origin (this checkout's generated repo, mounted): the shared image may predate it.
+    host.check_output("git -C %s fetch --quiet origin +refs/tags/v5:refs/tags/v5" % APP_DIR)
+    host.check_output("git -C %s checkout --quiet --detach %s" % (APP_DIR, sha(host, "v1")))  # after the build test
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v5", "-e", "app_rollback_migrate=true")
+    assert proc.returncode == 0, proc.stdout
+    assert head(host) == sha(host, "v5")
+    assert RENAME in applied(host)
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "apply"])
+def test_migration_gate_refuses_a_rollback_across_a_column_rename(host, check_mode):
+    """v2's code reads "Tag"."name", which v5's migration renamed: refused with the
+    statement quoted and the options, before anything changes (also without --check)."""
+    before = (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host)), applied(host))
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v2", *(["--check"] if check_mode else []))
+    assert proc.returncode != 0
+    text = " ".join(proc.stdout.split())  # YAML output may wrap long lines
+    assert ("the database has 1 migration(s) that v2 (%s) does not know (%s)" % (sha(host, "v2")[:12], RENAME)) in text
+    quoted = '%s: ALTER TABLE "Tag" RENAME COLUMN "name" TO "label" -- renames "name" of "Tag"' % RENAME
+    assert quoted in text.replace('\\"', '"'), text
+    assert "playbooks/full_rollback.yml" in text and "-e app_rollback_allow_schema_ahead=true" in text
+    assert "Nothing was changed" in text
+    assert (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host)),
+            applied(host)) == before
+    assert health(host)[1]["commit"] == sha(host, "v5")
     assert not host.file(STATE + "/lock").exists

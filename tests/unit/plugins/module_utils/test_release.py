@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, built_images, gather, image_ids, kept_commits, migration_names,
-    running_images, services_to_change, split_image_ref)
+    migrations_sql, parse_cat_file_batch, running_images, services_to_change, split_image_ref)
 
 V1, V2 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709", "b65522e1bab699cd5a9a58211cf8067bb51b2527"
 CONFIG = {  # trimmed `docker compose config --format json` of the sample app
@@ -223,3 +223,75 @@ def test_applied_migrations_reads_prisma_table_with_psql(answer, expected):
     assert argv[0] == "psql" and "--dbname=lifetracker" in argv and "-t" in argv
     # Only finished, not rolled back migrations count.
     assert "finished_at IS NOT NULL AND rolled_back_at IS NULL" in sql
+
+
+# ---------------------------------------------------------------- the SQL the database is ahead by
+
+RENAME_SQL = 'ALTER TABLE "Tag" RENAME COLUMN "name" TO "label";\n-- étiquettes\n'
+
+
+def git_repo(tmp_path):
+    """A real repository with two migrations (one with non-ASCII text) at HEAD."""
+    import subprocess
+    repo = tmp_path / "repo"
+    base = repo / "packages/core/prisma/migrations"
+    for name, sql in (("20250201000000_add_tags", 'CREATE TABLE "Tag" ("id" SERIAL);\n'),
+                      ("20250317000000_rename_tag_name", RENAME_SQL)):
+        (base / name).mkdir(parents=True)
+        (base / name / "migration.sql").write_text(sql, encoding="utf-8")
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": str(tmp_path),
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "m"]):
+        subprocess.run(["git", "-C", str(repo)] + argv, check=True, env=env)
+    return repo
+
+
+class Recorder:
+    """run(argv, data) through the real git (bytes decoded as run_command does), recording calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, argv, data=None):
+        import subprocess
+        self.calls.append((argv, data))
+        proc = subprocess.run(argv, input=(data or "").encode(), capture_output=True, check=False)
+        return (proc.returncode, proc.stdout.decode("utf-8", "surrogateescape"),
+                proc.stderr.decode("utf-8", "surrogateescape"))
+
+
+def test_migrations_sql_reads_every_file_with_one_git_call(tmp_path):
+    repo = git_repo(tmp_path)
+    run = Recorder()
+    names = ["20250317000000_rename_tag_name", "20250201000000_add_tags", "20250401000000_not_in_this_commit",
+             "bad\nname"]
+    sql = migrations_sql(run, str(repo), "HEAD", "packages/core/prisma/migrations", names)
+    assert sql == {"20250201000000_add_tags": 'CREATE TABLE "Tag" ("id" SERIAL);\n',
+                   "20250317000000_rename_tag_name": RENAME_SQL,
+                   "20250401000000_not_in_this_commit": None, "bad\nname": None}
+    assert len(run.calls) == 1 and run.calls[0][0][-2:] == ["cat-file", "--batch"]
+    assert "bad" not in run.calls[0][1]  # a name that is not a migration name never reaches git
+
+
+def test_migrations_sql_no_names_no_git_call():
+    def run(argv, data=None):
+        raise AssertionError("git ran")
+    assert migrations_sql(run, "/nowhere", "HEAD", "m", []) == {}
+
+
+def test_migrations_sql_git_failure_is_a_release_error(tmp_path):
+    with pytest.raises(ReleaseError, match="git cat-file --batch failed"):
+        migrations_sql(Recorder(), str(tmp_path), "HEAD", "m", ["20250101000000_init"])
+
+
+@pytest.mark.parametrize("output,count,expected", [
+    (b"abc blob 3\nxyz\n", 1, ["xyz"]),
+    (b"HEAD:a missing\nabc blob 2\nhi\n", 2, [None, "hi"]),
+    (b"abc tree 5\n12345\nabc blob 1\n\n\n", 2, [None, "\n"]),             # a tree is not a file; a newline file
+    (b"abc blob 4\n\xc3\xa9t\n\n", 1, ["\u00e9t\n"]),                       # the size counts bytes
+    ("abc blob 2\n\udcff\udcfe\n", 1, ["\ufffd\ufffd"]),                     # undecodable bytes survive as U+FFFD
+    (b"", 2, [None, None]),                                                  # git said nothing
+    (b"HEAD:x ambiguous\n", 1, [None]),
+])
+def test_parse_cat_file_batch(output, count, expected):
+    assert parse_cat_file_batch(output, count) == expected

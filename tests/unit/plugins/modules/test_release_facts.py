@@ -145,3 +145,28 @@ def test_a_missing_env_file_is_a_read_error_not_a_module_failure(server, app, ca
                                              "env_file": str(app / "missing.env")}, capsys)
     assert result["_rc"] == 0 and result["applied_migrations"] is None
     assert result["applied_migrations_error"] == "env_file %s does not exist" % (app / "missing.env")
+
+
+def test_module_returns_the_sql_the_database_is_ahead_by_and_the_new_sql(server, app, capsys, monkeypatch):
+    """ahead_sql from the current commit and new_sql from the target, read from a real git
+    repository by the module's own git runs (gather mocked at the git/docker level)."""
+    import subprocess
+    base = app / "prisma/migrations"
+    rename = "20250317000000_rename_tag_name"
+    for name, sql in ((NAMES[0], "CREATE TABLE a (id int);\n"), (rename, 'ALTER TABLE "Tag" RENAME COLUMN "name" TO "label";\n')):
+        (base / name).mkdir(parents=True)
+        (base / name / "migration.sql").write_text(sql)
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")
+    for argv in (["init", "-q"], ["add", "prisma"], ["commit", "-q", "-m", "m"]):
+        subprocess.run(["git", "-C", str(app)] + argv, check=True, env=env)
+    server.update(prisma_migrations=[NAMES[0], NAMES[1], rename])
+    facts = {"target_migrations": [NAMES[0], rename], "from_migrations": [NAMES[0]],
+             "from": {"sha": "HEAD"}, "target": {"sha": "HEAD"}}
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: dict(facts))
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True,
+                                             "migrations_dir": "prisma/migrations"}, capsys)
+    assert result["_rc"] == 0, result
+    # add_tags is applied but in no commit here: null (the gate judges it incompatible)
+    assert result["ahead_sql"] == {NAMES[1]: None}
+    assert result["new_sql"] == {rename: 'ALTER TABLE "Tag" RENAME COLUMN "name" TO "label";\n'}
