@@ -82,10 +82,10 @@ def test_begin_and_end_are_the_protocol():
     begin = list(calls(ROOT / "roles/app/tasks/begin.yml", LOCK))
     end_lock = list(calls(ROOT / "roles/app/tasks/end.yml", LOCK))
     end_ledger = list(calls(ROOT / "roles/app/tasks/end.yml", LEDGER))
-    assert [a["run_id"] for _, a in begin] == ["{{ __app_run_id }}"]
+    assert [args["run_id"] for _name, args in begin] == ["{{ __app_run_id }}"]
     assert {"owner", "controller", "awx_job_id", "ttl", "break_stale"} <= set(begin[0][1])
-    assert [a.get("state") for _, a in end_lock] == ["released"]
-    assert [(a["state"], a["run_id"], a["lock_path"]) for _, a in end_ledger] == [
+    assert [args.get("state") for _name, args in end_lock] == ["released"]
+    assert [(args["state"], args["run_id"], args["lock_path"]) for _name, args in end_ledger] == [
         ("appended", "{{ __app_run_id }}", "{{ __app_lock_path }}")]
 
 
