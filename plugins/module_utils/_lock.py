@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -304,3 +305,45 @@ def keep_alive(path, run_id, interval=None):
             refresh(path, run_id, worker=None)
         except (NotHolder, LockError, OSError):
             pass
+
+
+class RunLockLost(Exception):
+    """A long step's run does not hold (or no longer holds) its app lock: stop, change nothing more."""
+
+
+def _lost_message(path, run_id, holder):
+    who = ("run %s holds it now: %s" % (holder.get("run_id", "?"), describe(holder, time.time()))) if holder else "it is free"
+    return "run %s does not hold the app lock %s (%s); stopped" % (run_id, path, who)
+
+
+@contextlib.contextmanager
+def held_while(path, run_id):
+    """keep_alive() for a module's long step when its caller names the run's lock (path and
+    run_id); nothing when either is empty. RunLockLost at entry when run_id does not hold it."""
+    if not (path and run_id):
+        yield None
+        return
+    try:
+        manager = keep_alive(path, run_id)
+        holder = manager.__enter__()
+    except NotHolder as exc:
+        raise RunLockLost(_lost_message(path, run_id, exc.holder))
+    try:
+        yield holder
+    except BaseException:
+        if not manager.__exit__(*sys.exc_info()):
+            raise
+    else:
+        manager.__exit__(None, None, None)
+
+
+def check_held(path, run_id):
+    """RunLockLost when another run took the lock while this one worked (broke it as stale)."""
+    if not (path and run_id):
+        return
+    try:
+        holder = read_holder(path)
+    except LockError:
+        holder = None
+    if not holder or holder.get("run_id") != run_id:
+        raise RunLockLost(_lost_message(path, run_id, holder))

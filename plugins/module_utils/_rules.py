@@ -48,6 +48,8 @@ PATTERNS = {
     "abs_path": r"\A/[^\x00-\x1f]*\Z",
     # A path relative to the repository: no leading '/' or '-', no '..' component.
     "repo_path": r"\A(?!(?:.*/)?\.\.(?:/|\Z))[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}\Z",
+    # A run's id (the run protocol: lock holder, ledger records): app_run_id or generated.
+    "run_id": r"\A[a-z0-9][a-z0-9-]{0,63}\Z",
     # A non-negative integer as text (AWX survey answers are strings).
     "int": r"\A[0-9]+\Z",
 }

@@ -105,6 +105,17 @@ options:
         the table); bigger ones get the estimate. 0 records estimates only.
     type: int
     default: 64
+  lock_path:
+    description:
+      - The app lock (M(maverick.rollback.app_lock)) of the run this backup belongs to, with O(run_id).
+      - While the dump works the lock names this process as the run's worker and its heartbeat is refreshed
+        every quarter of its TTL, so a run working longer than the TTL is not declared stale
+        (docs/run_protocol.md).
+      - Fails without starting when O(run_id) does not hold the lock, and publishes no backup when another run took it meanwhile.
+    type: path
+  run_id:
+    description: The run id holding O(lock_path) (the run protocol's C(__app_run_id)).
+    type: str
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
@@ -282,6 +293,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
     parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
 
@@ -369,8 +381,11 @@ def main():
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="bool", default=True),
         exact_count_limit_mb=dict(type="int", default=64),
+        lock_path=dict(type="path"),
+        run_id=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("lock_path", "run_id")])
     # exit_json would add stat() fields of RV(path) and overwrite RV(size) with st_size, which
     # for a directory-format backup is the directory entry's size, not the backup's.
     module.add_path_info = lambda kwargs: kwargs
@@ -453,32 +468,36 @@ def main():
             result["removed_partials"].append(partial)
             result["changed"] = True
 
-        before = ops.row_counts(source) if p["verify"] == "full" else None
-        exact_limit = p["exact_count_limit_mb"] * 1024 * 1024
-        tables = read_table_stats(module, ops, source, exact_limit) if p["table_stats"] else None
-        started = time.monotonic()
-        tmp = os.path.join(backup_dir, ".%s.partial-%d" % (os.path.basename(path), os.getpid()))
-        if p["format"] == "custom":
-            size, sha256 = runner.stream_out(pg_dump_argv(conn, source, "custom", p["compress"]), tmp)
-        else:
-            runner.check(pg_dump_argv(conn, source, "directory", p["compress"], p["jobs"], out=tmp))
-            fsync_tree(tmp)
-            size, sha256 = tree_size(tmp), sha256_path(tmp)
-        if size == 0:
-            raise PgError("pg_dump exited 0 but wrote nothing to %s" % tmp)
+        # The run that took the app lock stays alive while this dump works (heartbeat, worker);
+        # if another run took the lock meanwhile, nothing is published under a good name.
+        with held_while(p["lock_path"], p["run_id"]):
+            before = ops.row_counts(source) if p["verify"] == "full" else None
+            exact_limit = p["exact_count_limit_mb"] * 1024 * 1024
+            tables = read_table_stats(module, ops, source, exact_limit) if p["table_stats"] else None
+            started = time.monotonic()
+            tmp = os.path.join(backup_dir, ".%s.partial-%d" % (os.path.basename(path), os.getpid()))
+            if p["format"] == "custom":
+                size, sha256 = runner.stream_out(pg_dump_argv(conn, source, "custom", p["compress"]), tmp)
+            else:
+                runner.check(pg_dump_argv(conn, source, "directory", p["compress"], p["jobs"], out=tmp))
+                fsync_tree(tmp)
+                size, sha256 = tree_size(tmp), sha256_path(tmp)
+            if size == 0:
+                raise PgError("pg_dump exited 0 but wrote nothing to %s" % tmp)
 
-        info = detect_format(tmp)
-        expected = "directory" if p["format"] == "directory" else "custom"
-        if info["format"] != expected:
-            raise PgError("the dump is %s, expected %s" % (info["format"], expected))
-        toc = ops.archive_list(tmp, info)
-        row_counts = None
-        if p["verify"] == "full":
-            after = ops.row_counts(source)
-            row_counts = full_verify(ops, tmp, info, source, before, after, p["jobs"])
+            info = detect_format(tmp)
+            expected = "directory" if p["format"] == "directory" else "custom"
+            if info["format"] != expected:
+                raise PgError("the dump is %s, expected %s" % (info["format"], expected))
+            toc = ops.archive_list(tmp, info)
+            row_counts = None
+            if p["verify"] == "full":
+                after = ops.row_counts(source)
+                row_counts = full_verify(ops, tmp, info, source, before, after, p["jobs"])
 
-        if os.path.lexists(path):
-            raise PgError("%s appeared while dumping; not overwriting it" % path)
+            if os.path.lexists(path):
+                raise PgError("%s appeared while dumping; not overwriting it" % path)
+            check_held(p["lock_path"], p["run_id"])
         os.rename(tmp, path)
         tmp = None
         fsync_dir(backup_dir)
@@ -514,7 +533,7 @@ def main():
             result["row_counts"] = row_counts
         if tables is not None:
             result["tables"] = tables
-    except (PgError, Interrupted, OSError) as exc:
+    except (PgError, Interrupted, OSError, RunLockLost) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
         if tmp:
             if os.path.lexists(tmp):

@@ -127,6 +127,17 @@ options:
       - With O(table_stats), tables up to this size (MiB) are counted exactly, bigger ones get PostgreSQL's estimate.
     type: int
     default: 64
+  lock_path:
+    description:
+      - The app lock (M(maverick.rollback.app_lock)) of the run this restore step belongs to, with O(run_id).
+      - While the step works the lock names this process as the run's worker and its heartbeat is refreshed
+        every quarter of its TTL, so a run working longer than the TTL is not declared stale
+        (docs/run_protocol.md).
+      - Fails without starting when O(run_id) does not hold the lock, and stops when another run took it meanwhile.
+    type: path
+  run_id:
+    description: The run id holding O(lock_path) (the run protocol's C(__app_run_id)).
+    type: str
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
@@ -375,6 +386,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
     parse_iso, read_manifest, restore_plan, sha256_path)
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, mask_text
 
@@ -480,10 +492,13 @@ def main():
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="list", elements="str", default=[]),
         exact_count_limit_mb=dict(type="int", default=64),
+        lock_path=dict(type="path"),
+        run_id=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
+        required_together=[("lock_path", "run_id")],
         required_if=[
             ("state", "verified", ["path"]),
             ("state", "restored_scratch", ["path"]),
@@ -553,9 +568,11 @@ def main():
         elif state != "verified":
             repair_connections(module, ops, db, result)  # after verification: a bad backup changes nothing
             handler = STATES[state]
-            handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
+            # The run holding the app lock stays alive while a long step works (heartbeat, worker).
+            with held_while(None if module.check_mode else p["lock_path"], p["run_id"]):
+                handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
             result["restore_databases"] = ops.list_derived(db)
-    except (PgError, Interrupted, OSError) as exc:
+    except (PgError, Interrupted, OSError, RunLockLost) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
         if not result["changed"] and state not in ("verified", "inspected"):
             msg += " (nothing was changed)"

@@ -57,6 +57,12 @@ options:
         change what is read here, and the lock is what the caller needs to hear about.
       - A stale lock is not checked here; M(maverick.rollback.app_lock) reports or breaks it.
     type: path
+  run_id:
+    description:
+      - The run id of the caller (the run protocol's C(__app_run_id)). A lock at O(lock_path) held by
+        this run id is the caller's own (a playbook that holds the lock and calls a role) and is not
+        reported.
+    type: str
 notes:
   - O(project_dir) is the git work tree and the Compose project directory; O(compose_project)
     is also the project whose containers and images are read. The other connection options
@@ -266,6 +272,7 @@ def main():
             migrations_dir=dict(type="str", default=""),
             read_applied=dict(type="bool", default=False),
             lock_path=dict(type="path"),
+            run_id=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -273,7 +280,7 @@ def main():
     if not is_valid("ref", params["target"]):
         module.fail_json(msg="refusing target %r: not a SHA, tag or branch name" % params["target"])
     holder = fresh_holder(params["lock_path"]) if params["lock_path"] else None
-    if holder:
+    if holder and not (params["run_id"] and holder.get("run_id") == params["run_id"]):
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
     cli = Cli(module, readonly=True)

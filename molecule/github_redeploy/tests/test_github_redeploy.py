@@ -105,7 +105,10 @@ def test_success_dispatches_finds_its_run_waits_and_gates(host, mock, shas):
     assert mock.requests[-1]["path"] == REPO + "/actions/runs/%d" % new_run["id"]
     records = ledger(host)
     assert len(records) == before + 1
-    assert (records[-1]["to_commit"], records[-1]["run_id"], records[-1]["outcome"]) == (shas["head"], new_run["id"], "healthy")
+    assert (records[-1]["to_commit"], records[-1]["workflow_run_id"], records[-1]["outcome"]) == (shas["head"], new_run["id"], "healthy")
+    # The run protocol's own run id (not GitHub's) names the run, and the lock was given back.
+    assert re.match(r"\A[a-z0-9][a-z0-9-]{0,63}\Z", records[-1]["run_id"])
+    assert not host.file(LEDGER.replace("ledger.jsonl", "lock")).exists
 
 
 def test_failed_run_fails_with_its_conclusion_and_url(host, mock):
@@ -117,7 +120,7 @@ def test_failed_run_fails_with_its_conclusion_and_url(host, mock):
     assert "the Deploy run ended with conclusion failure: %s" % url in proc.out
     assert "consecutive good answers" not in proc.out  # no health gate
     last = ledger(host)[-1]
-    assert (last["outcome"], last["conclusion"], last["run_id"]) == ("failed", "failure", run["id"])
+    assert (last["outcome"], last["conclusion"], last["workflow_run_id"]) == ("failed", "failure", run["id"])
 
 
 def test_successful_run_of_a_commit_the_app_does_not_run_fails_the_gate(mock, shas):

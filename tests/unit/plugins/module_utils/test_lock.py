@@ -191,3 +191,25 @@ def test_heartbeat_thread_refreshes_until_stopped_or_broken(tmp_path):
     stop = TwoBeats()
     _lock._beat(path, "one", 1, stop)
     assert stop.calls == 1 and json.load(open(path))["run_id"] == "two"  # stops at the first NotHolder
+
+
+def test_held_while_keeps_the_runs_lock_alive_and_refuses_another_runs(tmp_path):
+    """pg_backup / pg_restore's long steps: the lock names the worker while it works;
+    a run id that does not hold the lock does not start; a lock taken by another run
+    meanwhile stops the step before it publishes anything (check_held)."""
+    from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
+    path = str(tmp_path / "lock")
+    with held_while(None, "one"):  # no lock given: nothing to do
+        pass
+    acquire(path, record("one", ttl=60), False, NOW)
+    with held_while(path, "one"):
+        assert json.load(open(path))["worker"]["pid"] == os.getpid()
+        check_held(path, "one")
+    assert "worker" not in json.load(open(path))
+    with pytest.raises(RunLockLost, match="run two does not hold the app lock .*run one holds it"):
+        with held_while(path, "two"):
+            raise AssertionError("must not start")
+    release(path, "one")
+    acquire(path, record("two"), False, NOW)
+    with pytest.raises(RunLockLost, match="run one does not hold"):
+        check_held(path, "one")

@@ -170,3 +170,16 @@ def test_module_returns_the_sql_the_database_is_ahead_by_and_the_new_sql(server,
     # add_tags is applied but in no commit here: null (the gate judges it incompatible)
     assert result["ahead_sql"] == {NAMES[1]: None}
     assert result["new_sql"] == {rename: 'ALTER TABLE "Tag" RENAME COLUMN "name" TO "label";\n'}
+
+
+def test_the_callers_own_run_holding_the_lock_lets_the_reads_go_on(tmp_path, capsys):
+    """The run protocol: a role called by a playbook that holds the lock (same run id)
+    is not told that another run holds it; another run id still is."""
+    lock = tmp_path / "lock"
+    lock.write_text(json.dumps({"run_id": "r1", "owner": "alice", "controller": "awx-1", "ttl": 600,
+                                "started_epoch": time.time() - 5, "started": "now"}))
+    args = {"project_dir": str(tmp_path / "missing"), "target": "v1", "lock_path": str(lock)}
+    mine = run_module(release_facts.main, dict(args, run_id="r1"), capsys)
+    assert "lock_holder" not in mine and mine["msg"].startswith("git log failed")
+    other = run_module(release_facts.main, dict(args, run_id="r2"), capsys)
+    assert other["lock_holder"]["run_id"] == "r1"
