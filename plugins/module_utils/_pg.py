@@ -405,7 +405,8 @@ def swap_script(live, replacement, old, attempts=10):
     check = ("SELECT set_config('client_connection_check_interval', '1000', false) "
              "WHERE current_setting('server_version_num')::int >= 140000;\n")
     lines = [check] + ["SELECT format('ALTER DATABASE %%I WITH ALLOW_CONNECTIONS false', datname) "
-             "FROM pg_database WHERE datname = %s \\gexec\n" % quote_literal(name) for name in (live, replacement)]
+                       "FROM pg_database WHERE datname = %s \\gexec\n" % quote_literal(name)
+                       for name in (live, replacement)]
     body = """DO $swap$
 DECLARE
   attempt int;
