@@ -235,14 +235,18 @@ def test_failed_build_is_reverted_without_touching_the_running_app(host):
     assert not host.file(STATE + "/lock").exists
 
 
-def applied(host):
-    """The migrations the app's database has applied (psql over TCP as the app connects)."""
+def psql(host, sql):
+    """psql over TCP as the app connects (password from the app's .env, in the environment)."""
     env = app_env(host)
     return host.check_output(
         "PGPASSWORD=%s psql -X -h 127.0.0.1 -p %s -U %s -d %s -Atc %s"
         % (shlex.quote(env["POSTGRES_PASSWORD"]), env["POSTGRES_PORT"], env["POSTGRES_USER"], env["POSTGRES_DB"],
-           shlex.quote("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1"))
-    ).split()
+           shlex.quote(sql)))
+
+
+def applied(host):
+    """The migrations the app's database has applied."""
+    return psql(host, "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1").split()
 
 
 RENAME = "20250317000000_rename_tag_name"
@@ -276,3 +280,15 @@ def test_migration_gate_refuses_a_rollback_across_a_column_rename(host, check_mo
             applied(host)) == before
     assert health(host)[1]["commit"] == sha(host, "v5")
     assert not host.file(STATE + "/lock").exists
+
+
+def test_back_to_v1_once_the_rename_is_undone(host):
+    """The way out the refusal names, by hand: the rename undone in the database (as a reviewed
+    revert migration would). Then only v2's additive migration is ahead of v1: the gate lets it
+    through without the override. (Also leaves the app on v1 for test_quick_rollback_notify.)"""
+    psql(host, 'ALTER TABLE "Tag" RENAME COLUMN "label" TO "name"; '
+               "DELETE FROM _prisma_migrations WHERE migration_name = '%s'" % RENAME)
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v1")
+    assert proc.returncode == 0, proc.stdout
+    assert head(host) == sha(host, "v1") and health(host)[1]["commit"] == sha(host, "v1")
+    assert RENAME not in applied(host)

@@ -110,7 +110,7 @@ def test_success_is_notified_with_the_ledger_record(host, notify):
     assert payload["outcome"] == "success"
     [record] = payload["records"]
     assert (record["action"], record["to_commit"], record["outcome"]) == ("rollback", v2, "healthy")
-    assert len(payload["run_id"]) == 12  # app_rollback's run id (set_fact *_run_id)
+    assert len(payload["run_id"]) == 12  # the run protocol's run id (__app_run_id)
     assert any("healthy after" in line for line in payload["summary"])
     assert payload["hosts"]["mr-quick-rollback"]["failures"] == 0
     assert head(host) == v2 and health(host)[1]["commit"] == v2
