@@ -27,6 +27,7 @@ PORT = 25560
 STATE = "/var/lib/maverick-rollback/lifetracker"
 LEDGER = STATE + "/ledger.jsonl"
 BACKUPS = "/var/lib/maverick-rollback/backups/pre-migration"
+V1 = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"  # tag v1 (sandbox/app/README.md)
 TAGS = "20250201000000_add_tags"
 MOOD = "20250301000000_entry_mood_required"
 MIGRATIONS = APP_DIR + "/packages/core/prisma/migrations"
@@ -195,7 +196,7 @@ def test_quick_rollback_gate_takes_the_revert_as_cancelling_the_migration(host):
     before = state(host)
     proc = play("playbooks/quick_rollback.yml", "-e", "commit=v1", "-e", "app_db_port=%d" % PORT, check=True)
     assert proc.returncode == 0, proc.stdout
-    assert "migration gate: ok, the target knows every applied migration" in flat(proc.stdout)
+    assert "migration gate: ok, v1 (%s) knows every applied migration" % V1[:12] in flat(proc.stdout)
     assert snapshot(host) == snapshot_of(before)
 
 
