@@ -171,7 +171,7 @@ def test_runner_list_releases(host, tmp_path):
     shown = [e["event_data"]["res"]["msg"] for e in job.events if e.get("event") == "runner_on_ok"
              and e["event_data"].get("task") == "Show the releases"]
     assert len(shown) == 1 and len(shown[0]) == 3, job  # app_rollback_list_count "3" cast to 3
-    assert any(sha(host, "v2")[:12] in line for line in shown[0])
+    assert any(sha(host, "v4")[:12] in line for line in shown[0])
 
 
 def psql(host, sql):

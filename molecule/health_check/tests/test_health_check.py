@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -60,7 +61,8 @@ def test_api_stopped_fails_within_deadline_and_shows_api_logs(host, api_stopped)
     # "retries left" lines. Counted, not timed: a loaded machine only makes
     # each retry slower, so fewer of them fit (no timing window).
     retries = proc.stdout.count("FAILED - RETRYING")
-    assert 0 < retries < 12, retries
+    # (On a machine so loaded that the first probe outlasts the deadline, there is none.)
+    assert retries < 12, retries
     gate_seconds = float(proc.stdout.split("unhealthy after ")[1].split("s ")[0])
     assert gate_seconds >= deadline - 0.5  # it kept probing until the deadline
 
@@ -111,7 +113,8 @@ def test_failed_gate_prints_the_logs_with_every_env_value_masked(host, secrets_i
     assert proc.returncode != 0
     assert "== api: last 50 lines ==" in proc.stdout
     for n in range(len(UNPATTERNED_VALUES)):
-        assert "leak%d=******** " % n in proc.stdout  # the log lines are printed, the values masked
+        # the log lines are printed, the values masked (YAML output may wrap right after a value)
+        assert re.search(r"leak%d=\*{8}\s" % n, proc.stdout), n
     for value in UNPATTERNED_VALUES:
         assert value not in proc.stdout, value
     assert "5f3c2a9e81d4b7" not in proc.stdout
