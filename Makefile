@@ -30,17 +30,10 @@ ecosystem:  ## AWX surveys, EE, changelog, installed collection + ansible-doc, a
 	pytest -p no:cacheprovider tests/ecosystem
 	bash tests/ecosystem/sanity.sh
 
-# The failed tests are repeated at the end: CI keeps only the tail of the log.
+# All scenarios in parallel streams (tests/molecule_all.sh), or one in the foreground.
 molecule:  ## all scenarios, or one: make molecule SCENARIO=health_check
 	@mkdir -p .sandbox
-	@echo "molecule test $(if $(SCENARIO),-s $(SCENARIO),--all)"; \
-	molecule test $(if $(SCENARIO),-s $(SCENARIO),--all) 2>&1 | tee .sandbox/molecule.log; \
-	status=$${PIPESTATUS[0]}; \
-	if [ "$$status" -ne 0 ]; then \
-	  echo "[molecule] failed (full log: .sandbox/molecule.log):"; \
-	  sed 's/\x1b\[[0-9;]*m//g' .sandbox/molecule.log | grep -aoE '(FAILED|ERROR) tests/.*' | cut -c1-400 | tail -20; \
-	fi; \
-	exit $$status
+	$(if $(SCENARIO),molecule test -s $(SCENARIO),bash tests/molecule_all.sh)
 
 clean:
 	rm -rf .sandbox/dist
