@@ -291,8 +291,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
-    parse_tool_version, pg_dump_argv, read_manifest,
-    select_for_removal, sha256_path, short_commit, tree_size, write_manifest)
+    parse_iso, parse_tool_version, pg_dump_argv, read_manifest,
+    select_for_removal, sha256_path, short_commit, tree_size, utc_stamp, write_manifest)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
@@ -321,6 +321,11 @@ def existing_backups(backup_dir, app, database):
         except PgError:
             manifest = None
         fields.update(path=path, verified=bool(manifest and manifest.get("verified")))
+        # Age by the time the manifest recorded, as db_restore picks: a file renamed
+        # to a later stamp must not push real recent backups out of retention.
+        recorded = parse_iso(manifest.get("created_at")) if manifest else None
+        if recorded:
+            fields["stamp"] = utc_stamp(recorded)
         found.append(fields)
     return found
 

@@ -147,6 +147,23 @@ def test_retention_keeps_newest_verified_and_protected(server, project, tmp_path
                            Path(result["path"]).name, Path(result["path"]).name + ".json"])
 
 
+def test_retention_ages_backups_by_their_manifest_time(server, project, tmp_path, capsys):
+    """A file renamed to a later stamp is as old as its manifest says: it does not push
+    the real recent backups out (db_restore's rule for 'latest', the same here)."""
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    renamed = make_backup(backups, 28)
+    renamed = renamed.rename(backups / "lifetracker_lifetracker_20991231T000000Z_abc1234.dump")
+    (backups / (renamed.name + ".json")).write_text(json.dumps(
+        {"sha256": "0" * 64, "verified": True, "created_at": "2026-01-01T00:00:00Z"}))
+    recent = make_backup(backups, 2)
+    result = run(base(project, tmp_path, keep=2), capsys)
+    assert result["_rc"] == 0, result
+    # keep 2 = the new backup and `recent` (Jan 2); the renamed one was taken Jan 1.
+    assert result["removed"] == [str(renamed)]
+    assert recent.exists() and not renamed.exists()
+
+
 def test_pg_dump_failure_leaves_no_file(server, project, tmp_path, capsys):
     server.update(fail={"pg_dump": "pg_dump: error: Dumping the contents of table \"Entry\" failed: "
                                    "PQgetResult() failed.\npg_dump: detail: password=%s\n" % PW})
