@@ -486,6 +486,8 @@ ROW_COUNTS_SQL = (
 # table was never analyzed), `bytes` its size with indexes and TOAST, `pk` its primary key
 # columns in key order (null without one). CASE evaluates the count only under the limit.
 TABLE_STATS_MARK = "maverick-table-stats"
+# The size (MiB) up to which a table's rows are counted exactly, unless the caller says otherwise.
+EXACT_COUNT_LIMIT_MB = 64
 
 
 def table_stats_sql(exact_limit):

@@ -47,8 +47,16 @@ def statement(klass, kind, reason, lint=()):
     return {"class": klass, "kind": kind, "reason": reason, "lint": list(lint)}
 
 
-def finding(rule, reason):
-    return {"rule": rule, "reason": reason}
+# Findings whose cost grows with the table: a lock held while every row is scanned, rewritten or
+# indexed (the others - a drop, a rename, a time default - cost the same on any table).
+LOCKING_RULES = frozenset(("require-concurrent-index-creation", "changing-column-type", "adding-foreign-key-constraint",
+                           "constraint-missing-not-valid", "disallowed-unique-constraint", "adding-not-nullable-field",
+                           "adding-field-with-default"))
+
+
+def finding(rule, reason, locks=None):
+    """A lint finding; locks: its lock lasts as long as the table is big (default: by its rule)."""
+    return {"rule": rule, "reason": reason, "locks": rule in LOCKING_RULES if locks is None else locks}
 
 
 def quoted(name):
@@ -97,7 +105,10 @@ class Context:
 
     def is_new(self, rangevar):
         """Created earlier in this migration (an unqualified name matches any schema)."""
-        schema, table = self.key(rangevar)
+        return self.is_new_key(self.key(rangevar))
+
+    def is_new_key(self, key):
+        schema, table = key
         return any(table == t and (schema == s or not schema or not s) for s, t in self.created)
 
 
@@ -173,10 +184,11 @@ def default_finding(expr, column, table):
                                "under an ACCESS EXCLUSIVE lock" % (name, quoted(column), table))
             if name in TIME_FUNCTIONS:
                 return finding("adding-field-with-default", "the default %s() of %s is evaluated once: every "
-                               "existing row of %s gets the migration's time" % (name, quoted(column), table))
+                               "existing row of %s gets the migration's time" % (name, quoted(column), table),
+                               locks=False)
         if isinstance(node, ast.SQLValueFunction):
             return finding("adding-field-with-default", "the default of %s is the migration's time for every "
-                           "existing row of %s" % (quoted(column), table))
+                           "existing row of %s" % (quoted(column), table), locks=False)
     return None
 
 
@@ -447,6 +459,41 @@ JUDGES = {
 }
 
 
+# ---------------------------------------------------------------- tables touched
+
+def table_label(key):
+    """(schema or "", table) -> the name as the SQL writes it, quoted: "Tag", "app"."Tag"."""
+    return ".".join(quoted(part) for part in key if part)
+
+
+def touched(node):
+    """(schema or "", table) of every table a statement works on, in order and once each: the target
+    of CREATE TABLE, ALTER TABLE, CREATE INDEX ... ON, DROP TABLE, a table, column or constraint
+    RENAME, INSERT / UPDATE / DELETE, TRUNCATE, and the table a foreign key references (locked while
+    the key is checked). Index, type and view names are not tables."""
+    keys = []
+    kind = type(node).__name__
+    if kind in ("CreateStmt", "IndexStmt", "InsertStmt", "UpdateStmt", "DeleteStmt"):
+        keys.append(Context.key(node.relation))
+    elif kind == "CreateTableAsStmt":
+        keys.append(Context.key(node.into.rel))
+    elif kind == "AlterTableStmt" and node.objtype == ObjectType.OBJECT_TABLE:
+        keys.append(Context.key(node.relation))
+    elif kind == "RenameStmt" and node.renameType in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN,
+                                                      ObjectType.OBJECT_TABCONSTRAINT):
+        keys.append(Context.key(node.relation))
+    elif kind == "DropStmt" and node.removeType == ObjectType.OBJECT_TABLE:
+        for obj in node.objects or ():
+            parts = names(obj if isinstance(obj, (list, tuple)) else [obj])
+            keys.append(tuple(([""] + parts)[-2:]))
+    elif kind == "TruncateStmt":
+        keys.extend(Context.key(rel) for rel in node.relations or ())
+    if keys and kind != "DropStmt":
+        keys.extend(Context.key(n.pktable) for n in walk(node)
+                    if isinstance(n, ast.Constraint) and n.contype == ConstrType.CONSTR_FOREIGN and n.pktable)
+    return list(dict.fromkeys(keys))
+
+
 # ---------------------------------------------------------------- statements
 
 def trimmed(text):
@@ -455,7 +502,7 @@ def trimmed(text):
 
 def unparsed(text, error):
     return dict(statement(INCOMPATIBLE, "unparsed", "does not parse (%s): judged incompatible" % error),
-                statement=trimmed(text))
+                statement=trimmed(text), tables=[])
 
 
 def split_statements(sql):
@@ -493,7 +540,11 @@ def classify_sql(sql):
             result.append(unparsed(text, error))
             continue
         judge = JUDGES.get(type(node).__name__, unrecognised)
-        result.append(dict(judge(node, ctx), statement=trimmed(text)))
+        judged = dict(judge(node, ctx), statement=trimmed(text))
+        # After the judge: a CREATE TABLE has added its table to the ones this migration creates.
+        judged["tables"] = [{"schema": key[0], "name": key[1], "table": table_label(key), "new": ctx.is_new_key(key)}
+                            for key in touched(node)]
+        result.append(judged)
     return result
 
 
@@ -504,14 +555,20 @@ def migration_verdict(name, sql):
     missing), lint findings and a one-line summary naming the statements that decided."""
     if sql is None:
         statements = [dict(statement(INCOMPATIBLE, "missing", "the migration's SQL was not found: it cannot be "
-                                     "judged"), statement="")]
+                                     "judged"), statement="", tables=[])]
     else:
         statements = classify_sql(sql)
     klass = INCOMPATIBLE if any(s["class"] == INCOMPATIBLE for s in statements) else COMPATIBLE
     deciding = [s["reason"] for s in statements if s["class"] == klass]
     why = "; ".join(dict.fromkeys(deciding)) or "no statements"
+    tables = {}  # the first statement naming a table decides whether it is new (DROP then CREATE: it is not)
+    for s in statements:
+        for t in s["tables"]:
+            tables.setdefault((t["schema"], t["name"]), t)
     return {"name": name, "class": klass, "statements": statements,
-            "lint": [dict(f, statement=s["statement"]) for s in statements for f in s["lint"]],
+            "lint": [dict(f, statement=s["statement"], tables=[t["table"] for t in s["tables"] if not t["new"]])
+                     for s in statements for f in s["lint"]],
+            "tables": list(tables.values()),
             "summary": "%s: %s (%s)" % (name, klass, why)}
 
 

@@ -289,7 +289,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    PgError, backup_name, build_manifest, check_app_name, check_db_name,
+    EXACT_COUNT_LIMIT_MB, PgError, backup_name, build_manifest, check_app_name, check_db_name,
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
     parse_iso, parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, utc_stamp, write_manifest)
@@ -385,7 +385,7 @@ def main():
         protect=dict(type="list", elements="path", default=[]),
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="bool", default=True),
-        exact_count_limit_mb=dict(type="int", default=64),
+        exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
     )

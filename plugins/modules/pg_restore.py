@@ -384,7 +384,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
-    INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
+    EXACT_COUNT_LIMIT_MB, INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
     parse_iso, read_manifest, restore_plan, sha256_path)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
@@ -491,7 +491,7 @@ def main():
         count_rows=dict(type="bool", default=False),
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="list", elements="str", default=[]),
-        exact_count_limit_mb=dict(type="int", default=64),
+        exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
     )

@@ -49,6 +49,22 @@ options:
         failed for user lifetracker.
     type: bool
     default: false
+  table_stats:
+    description:
+      - Also read every table's rows, size and primary key of the app's database (RV(table_stats)), for the migration
+        lint's sizes of the tables each new migration touches (a deploy's plan, before anything changes). Read only when
+        the target has migrations the current commit does not (RV(new_sql)).
+      - The same statistics, read the same way, as M(maverick.rollback.pg_backup) records in its manifest and
+        M(maverick.rollback.pg_restore) O(maverick.rollback.pg_restore#module:state=inspected) returns; read through
+        the same C(psql) runner as O(read_applied), in the same session when both are asked.
+    type: bool
+    default: false
+  exact_count_limit_mb:
+    description:
+      - With O(table_stats), tables up to this size (MiB) are counted exactly, bigger ones get PostgreSQL's estimate
+        (no full scan of a big table at plan time).
+    type: int
+    default: 64
   lock_path:
     description:
       - The app lock (M(maverick.rollback.app_lock)) of a caller that takes it after these reads.
@@ -66,7 +82,7 @@ options:
 notes:
   - O(project_dir) is the git work tree and the Compose project directory; O(compose_project)
     is also the project whose containers and images are read. The other connection options
-    are used only by O(read_applied).
+    are used only by O(read_applied) and O(table_stats).
   - Git runs with C(GIT_OPTIONAL_LOCKS=0), so C(git status) never rewrites C(.git/index).
 attributes:
   check_mode:
@@ -210,10 +226,24 @@ new_sql_error:
   description: Why RV(new_sql) could not be read (its values are then null).
   type: str
   returned: when git cat-file failed
-via:
-  description: Where C(psql) ran for RV(applied_migrations), C(host) or C(compose).
+table_stats:
+  description:
+    - With O(table_stats) and new migrations, per table of the app's database (C(schema.table) as C(format('%I.%I'))) its
+      C(rows) (exact, null over O(exact_count_limit_mb)), C(estimate) (C(pg_class.reltuples)), C(bytes) (with indexes
+      and TOAST) and C(pk); null when not read or unreadable.
+    - The migration lint (filter C(maverick.rollback.migration_lint)) shows the rows and size of the tables each new
+      migration touches.
+  type: dict
+  returned: success
+  sample: {"public.\"Entry\"": {"rows": 1204, "estimate": 1204, "bytes": 98304, "pk": ["id"]}}
+table_stats_error:
+  description: Why RV(table_stats) could not be read, naming the cause (password masked); empty when read or not asked.
   type: str
-  returned: when the applied migrations were read
+  returned: success
+via:
+  description: Where C(psql) ran for RV(applied_migrations) and RV(table_stats), C(host) or C(compose).
+  type: str
+  returned: when the applied migrations or the table statistics were read
 via_reason:
   description: Why O(via=auto) chose C(compose).
   type: str
@@ -237,32 +267,52 @@ from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     EnvFileError, connection_spec, missing_setting, read_env, resolve_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
-from ansible_collections.maverick.rollback.plugins.module_utils._pg import PgError
+from ansible_collections.maverick.rollback.plugins.module_utils._pg import EXACT_COUNT_LIMIT_MB, PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, gather, migrations_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
 
 
-def read_applied(module, conn, env_path):
-    """The applied migrations through the collection's runner: (names or None, error, facts)."""
+def read_database(module, conn, env_path, applied=True, stats_limit=None):
+    """The plan's reads of the app's database through the collection's runner, in one session: the
+    applied migrations (applied) and every table's rows, size and primary key (stats_limit not None:
+    exact counts up to that many bytes). Returns (names or None, its error, stats or None, their
+    error, facts); a failed statistics query does not void the applied migrations."""
+    applied_error = stats_error = ""
     if not conn["database"]:
-        return None, missing_setting(conn, "database", "database", env_path), {}
+        error = missing_setting(conn, "database", "database", env_path)
+        return None, error if applied else "", None, error if stats_limit is not None else "", {}
     secrets = [conn["password"]]
     # Every query of this read runs in the app's database (its user may not reach others).
     conn = dict(conn, maintenance_db=conn["database"])
-    ops = None
+    ops = names = stats = None
     try:
         ops, reason = open_ops(module, conn, secrets, tool="psql")
         facts = {"via": ops.conn["via"]}
         if reason:
             facts["via_reason"] = reason
-        return applied_migrations(ops.runner, ops.conn, conn["database"]), "", facts
-    except PgError as exc:
-        return None, mask_text(exc.msg, secrets), {}
-    finally:
+        if applied:
+            names = applied_migrations(ops.runner, ops.conn, conn["database"])
+    except PgError as exc:  # the server cannot be reached: neither read has an answer
+        error = mask_text(exc.msg, secrets)
         if ops:
             ops.runner.close()
+        return None, error if applied else "", None, error if stats_limit is not None else "", {}
+    try:
+        if stats_limit is not None:
+            stats = ops.table_stats(conn["database"], stats_limit)
+    except PgError as exc:
+        stats_error = mask_text(exc.msg, secrets)
+    finally:
+        ops.runner.close()
+    return names, applied_error, stats, stats_error, facts
+
+
+def read_applied(module, conn, env_path):
+    """The applied migrations through the collection's runner: (names or None, error, facts)."""
+    names, error, _stats, _stats_error, facts = read_database(module, conn, env_path)
+    return names, error, facts
 
 
 def main():
@@ -271,6 +321,8 @@ def main():
             target=dict(type="str", default="HEAD"),
             migrations_dir=dict(type="str", default=""),
             read_applied=dict(type="bool", default=False),
+            table_stats=dict(type="bool", default=False),
+            exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
             lock_path=dict(type="path"),
             run_id=dict(type="str"),
         ),
@@ -279,6 +331,8 @@ def main():
     params = module.params
     if not is_valid("ref", params["target"]):
         module.fail_json(msg="refusing target %r: not a SHA, tag or branch name" % params["target"])
+    if params["exact_count_limit_mb"] < 0:
+        module.fail_json(msg="exact_count_limit_mb must be 0 (estimates only) or more")
     holder = fresh_holder(params["lock_path"]) if params["lock_path"] else None
     if holder and not (params["run_id"] and holder.get("run_id") == params["run_id"]):
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
@@ -292,20 +346,29 @@ def main():
     except ValueError as exc:  # unreadable JSON from docker
         module.fail_json(msg="cannot parse docker output: %s" % exc)
     facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
+    facts["table_stats"], facts["table_stats_error"] = None, ""
+    # What a deploy runs: the target's migrations the current commit does not have.
+    new = set(facts["target_migrations"] or []) - set(facts.get("from_migrations") or [])
     # Same condition as the target's migrations: the gate compares the two.
-    if params["read_applied"] and facts["target_migrations"] is not None:
+    want_applied = params["read_applied"] and facts["target_migrations"] is not None
+    # The sizes of the tables the new migrations touch: only when there are some.
+    want_stats = params["table_stats"] and bool(new) and facts.get("from_migrations") is not None
+    if want_applied or want_stats:
         try:
             env_path, env = read_env(params)
         except EnvFileError as exc:  # reported like every other reason the read failed
-            facts["applied_migrations_error"] = str(exc)
+            facts["applied_migrations_error"] = str(exc) if want_applied else ""
+            facts["table_stats_error"] = str(exc) if want_stats else ""
         else:
             conn = resolve_connection(params, env)
             if conn["password"]:
                 module.no_log_values.add(conn["password"])
-            facts["applied_migrations"], facts["applied_migrations_error"], where = read_applied(module, conn, env_path)
+            (facts["applied_migrations"], facts["applied_migrations_error"], facts["table_stats"],
+             facts["table_stats_error"], where) = read_database(
+                module, conn, env_path, applied=want_applied,
+                stats_limit=params["exact_count_limit_mb"] * 1024 * 1024 if want_stats else None)
             facts.update(where)
     # The SQL of the target's new migrations (what a deploy runs), for the migration lint.
-    new = set(facts["target_migrations"] or []) - set(facts.get("from_migrations") or [])
     facts["new_sql"] = {}
     if new and facts.get("from_migrations") is not None:
         try:

@@ -97,6 +97,18 @@ def deploys(st):
     return [r for r in st["ledger"] if r.get("action") == "deploy"]
 
 
+def rows_text(count):
+    """A row count as the lint writes it (exact, under 1 000)."""
+    return "%d row%s" % (count, "" if count == 1 else "s")
+
+
+def entry_size(host):
+    """The live "Entry" table's rows and its size as pg_size_pretty writes it (the lint's format)."""
+    count, size = psql(host, "SELECT count(*) || '|' || pg_size_pretty(pg_total_relation_size('\"Entry\"')) "
+                             "FROM \"Entry\"").split("|")
+    return int(count), size
+
+
 def assert_serving(host, commit):
     status, body = health(host)
     assert status == 200 and body.get("commit") == commit, (status, body)
@@ -124,11 +136,30 @@ def test_converge_adopted_v1_and_recorded_a_verified_backup(host):
 
 def test_deploy_v2_rehearses_backs_up_migrates_and_records(host):
     add_entry(host, "written-on-v1")
+    rows, size = entry_size(host)
+    assert rows >= 1
+    # The plan (check mode: nothing changes) names the table v2's migration alters with the live
+    # database's rows and size, and the table it creates as new.
+    before = state(host)
+    check = play(DEPLOY, "-e", "commit=v2", check=True)
+    assert check.returncode == 0, check.stdout
+    plan = flat(check.stdout).replace('\\"', '"')
+    assert '%s: compatible with older code; touches "Entry" (%s, %s), "Tag" (new); 0 lint finding(s)' % (
+        TAGS, rows_text(rows), size) in plan, plan
+    assert "table sizes: the live database lifetracker, before the deploy" in plan
+    assert state(host) == before
     proc = play(DEPLOY, "-e", "commit=v2")
     assert proc.returncode == 0, proc.stdout
-    out = flat(proc.stdout)
+    out = flat(proc.stdout).replace('\\"', '"')
     assert "migration rehearsal of %s: OK - 1 migration(s) applied to the copy" % V2[:12] in out
     assert "DEPLOYED %s" % V2[:12] in out
+    # plan: the live database; summary: the rehearsal copy (restored from the pre-deploy backup,
+    # so the same rows), next to the migration's time there
+    plan, summary = out[:out.index("DEPLOYED %s" % V2[:12])], out[out.index("DEPLOYED %s" % V2[:12]):]
+    assert '%s: compatible with older code; touches "Entry" (%s, %s), "Tag" (new);' % (TAGS, rows_text(rows), size) in plan
+    assert re.search(r'%s: compatible with older code; touches "Entry" \(%s, \d+ (bytes|kB)\), "Tag" \(new\); '
+                     r'[0-9.]+ s on the rehearsal copy; 0 lint finding\(s\)' % (TAGS, rows_text(rows)), summary), summary
+    assert "table sizes: the rehearsal copy, before its migrations" in summary
     st = state(host)
     assert st["head"] == V2
     assert_serving(host, V2)
@@ -395,19 +426,25 @@ def test_deploy_v5_refused_by_the_lint_policy_before_any_change(host):
     assert "migration lint: the new migrations of v5" in out and "Nothing was changed" in out
     assert 'renaming-column: older code selecting "name" of "Tag" fails' in out
     assert "-e app_migration_lint_policy=warn" in out
+    # the refusal names the tables each migration touches, with the live database's numbers
+    rows, size = entry_size(host)
+    assert '%s: compatible with older code; touches "Entry" (%s, %s), "Tag" (new);' % (TAGS, rows_text(rows), size) in out
+    assert '%s: incompatible with older code; touches "Tag" (created by %s);' % (V5_RENAME, TAGS) in out
     assert state(host) == before  # no backup, no rehearsal, no switch, no ledger record
     assert not host.file(LOCK).exists
 
 
 def test_deploy_v5_with_warn_shows_the_lint_and_the_rehearsal_times(host):
+    rows, _size = entry_size(host)
     proc = play(DEPLOY, "-e", "commit=v5", timeout=600)
     assert proc.returncode == 0, proc.stdout
     out = flat(proc.stdout).replace('\\"', '"')
     v5 = host.check_output("git -C %s rev-parse v5^{commit}" % APP_DIR)
     summary = out[out.index("DEPLOYED %s" % v5[:12]):]
     assert "migration lint (1 finding(s), policy warn)" in summary
-    assert V5_RENAME + ": incompatible with older code; " in summary
-    assert TAGS + ": compatible with older code; " in summary
+    assert V5_RENAME + ': incompatible with older code; touches "Tag" (created by %s); ' % TAGS in summary
+    assert re.search(r'%s: compatible with older code; touches "Entry" \(%s, \d+ (bytes|kB)\), "Tag" \(new\); '
+                     r'[0-9.]+ s on the rehearsal copy' % (TAGS, rows_text(rows)), summary), summary
     assert "s on the rehearsal copy" in summary
     assert 'renaming-column: older code selecting "name" of "Tag" fails' in summary
     st = state(host)

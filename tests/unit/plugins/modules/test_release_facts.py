@@ -183,3 +183,72 @@ def test_the_callers_own_run_holding_the_lock_lets_the_reads_go_on(tmp_path, cap
     assert "lock_holder" not in mine and mine["msg"].startswith("git log failed")
     other = run_module(release_facts.main, dict(args, run_id="r2"), capsys)
     assert other["lock_holder"]["run_id"] == "r1"
+
+
+# ------------------------------------------------------------ table statistics (the lint's sizes)
+
+STATS_CASES = [
+    # (id, module args, facts gather returns, server failure, stats expected, stats error start, applied expected)
+    ("new migrations: stats with the applied migrations, one session",
+     {"read_applied": True, "table_stats": True},
+     {"target_migrations": NAMES, "from_migrations": NAMES[:1]}, None, True, "", NAMES[:1]),
+    ("stats alone (deploy's plan)", {"table_stats": True},
+     {"target_migrations": NAMES, "from_migrations": NAMES[:1]}, None, True, "", None),
+    ("no new migrations: not read", {"table_stats": True},
+     {"target_migrations": NAMES, "from_migrations": NAMES}, None, False, "", None),
+    ("migrations not read: not read", {"table_stats": True},
+     {"target_migrations": None, "from_migrations": None}, None, False, "", None),
+    ("a failed statistics query keeps the applied migrations", {"read_applied": True, "table_stats": True},
+     {"target_migrations": NAMES, "from_migrations": NAMES[:1]}, "table_stats", False,
+     "psql (host, 127.0.0.1:5433) failed (exit code 3): ", NAMES[:1]),
+    ("server unreachable: both say why", {"read_applied": True, "table_stats": True},
+     {"target_migrations": NAMES, "from_migrations": NAMES[:1]}, "connect", False,
+     "the host's psql cannot reach the server: ", None),
+]
+
+
+@pytest.mark.parametrize("args,facts,fail,read,error,applied", [c[1:] for c in STATS_CASES],
+                         ids=[c[0] for c in STATS_CASES])
+def test_table_stats_for_the_lint(server, app, capsys, monkeypatch, args, facts, fail, read, error, applied):
+    server.update(prisma_migrations=NAMES[:1], **({"fail": {fail: None}} if fail else {}))
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: dict(facts, **{"from": {"sha": "a"},
+                                                                               "target": {"sha": "b"}}))
+    monkeypatch.setattr(release_facts, "migrations_sql", lambda *a, **kw: {})
+    result = run_module(release_facts.main, dict({"project_dir": str(app), "target": "v1",
+                                                  "migrations_dir": "prisma/migrations"}, **args), capsys)
+    assert result["_rc"] == 0, result
+    if read:
+        assert result["table_stats"] == {
+            'public."Entry"': {"rows": 25, "estimate": -1, "bytes": 8192 * 26, "pk": ["id"]},
+            'public."Tag"': {"rows": 3, "estimate": -1, "bytes": 8192 * 4, "pk": ["id"]},
+            "public.notes": {"rows": 7, "estimate": -1, "bytes": 8192 * 8, "pk": None}}
+    else:
+        assert result["table_stats"] is None
+    assert result["table_stats_error"][:len(error)] == error, result["table_stats_error"]
+    if fail == "connect":
+        assert result["applied_migrations_error"] == result["table_stats_error"]
+    assert result["applied_migrations"] == applied
+    assert PW not in json.dumps(result)
+    psql_calls = [c for c in server.calls() if c["tool"] == "psql"]
+    if not read and not fail and not args.get("read_applied"):
+        assert psql_calls == []  # nothing to read: the database is not asked
+    # every query runs in the app's database
+    assert all("--dbname=lifetracker" in c["argv"] or "--version" in c["argv"] for c in psql_calls)
+
+
+def test_exact_count_limit_reaches_the_query(server, app, capsys, monkeypatch):
+    seen = []
+    real = release_facts.read_database
+
+    def spy(module, conn, env_path, applied=True, stats_limit=None):
+        seen.append(stats_limit)
+        return real(module, conn, env_path, applied=applied, stats_limit=stats_limit)
+    monkeypatch.setattr(release_facts, "read_database", spy)
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: {
+        "target_migrations": NAMES, "from_migrations": NAMES[:1], "from": {"sha": "a"}, "target": {"sha": "b"}})
+    monkeypatch.setattr(release_facts, "migrations_sql", lambda *a, **kw: {})
+    args = {"project_dir": str(app), "target": "v1", "migrations_dir": "m", "table_stats": True}
+    assert run_module(release_facts.main, dict(args, exact_count_limit_mb=2), capsys)["_rc"] == 0
+    assert seen == [2 * 1024 * 1024]
+    refused = run_module(release_facts.main, dict(args, exact_count_limit_mb=-1), capsys)
+    assert refused["_rc"] == 1 and "exact_count_limit_mb must be 0" in refused["msg"]
