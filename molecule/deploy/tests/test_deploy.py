@@ -434,6 +434,20 @@ def test_deploy_v5_refused_by_the_lint_policy_before_any_change(host):
     assert not host.file(LOCK).exists
 
 
+def test_rehearsal_alone_lints_what_it_ran_on_the_copy(host):
+    """Run on its own (no deploy passing the SQL), the rehearsal reads the release's new
+    migrations from git and lints them with the time each took on the copy."""
+    before = state(host)
+    proc = play(REHEARSAL, "-e", "commit=v5", timeout=600)
+    assert proc.returncode == 0, proc.stdout
+    out = flat(proc.stdout).replace('\\"', '"')
+    assert V5_RENAME + ': incompatible with older code; touches "Tag" (created by %s); ' % TAGS in out
+    assert re.search(r'%s: compatible with older code; touches "Entry" \(\d+ rows?, \d+ (bytes|kB)\), "Tag" \(new\); '
+                     r'[0-9.]+ s on the rehearsal copy' % TAGS, out), out
+    assert 'renaming-column: older code selecting "name" of "Tag" fails' in out
+    assert state(host) == before  # the copy is dropped, production untouched
+
+
 def test_deploy_v5_with_warn_shows_the_lint_and_the_rehearsal_times(host):
     rows, _size = entry_size(host)
     proc = play(DEPLOY, "-e", "commit=v5", timeout=600)
