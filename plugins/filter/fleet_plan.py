@@ -27,12 +27,20 @@ options:
     description: The target as the operator named it (for the messages).
     type: str
     default: ''
+  names:
+    description:
+      - The play's hosts (C(ansible_play_hosts_all)), when O(_input) is aligned with them. A host whose entry is
+        not a dict (it stopped before its validation - unreachable, or the app's preflight failed) refuses the run.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
 - name: Decide for the fleet
   ansible.builtin.set_fact:
-    fleet: "{{ ansible_play_hosts_all | map('extract', hostvars, '__app_fleet_host') | maverick.rollback.fleet_plan(requested='v1') }}"
+    fleet: >-
+      {{ ansible_play_hosts_all | map('extract', hostvars) | map(attribute='__app_fleet_host', default={})
+         | maverick.rollback.fleet_plan(requested='v1', names=ansible_play_hosts_all) }}
 """
 
 RETURN = r"""
@@ -43,8 +51,8 @@ _value:
 """
 
 
-def fleet_plan(hosts, requested=""):
-    return plan(list(hosts), requested)
+def fleet_plan(hosts, requested="", names=None):
+    return plan(list(hosts), requested, names)
 
 
 class FilterModule:

@@ -26,8 +26,19 @@ def _first_line(error):
     return str(error).strip().splitlines()[0] if str(error).strip() else "failed"
 
 
-def plan(hosts, requested=""):
-    """Play 1: may the fleet go on, and what happens on each host."""
+# A host of the play without its dict stopped before its validation could say why (unreachable, preflight).
+NOT_VALIDATED = "stopped before its validation (its error is above)"
+
+
+def plan(hosts, requested="", names=None):
+    """Play 1: may the fleet go on, and what happens on each host.
+
+    names: the play's hosts, in order, when `hosts` is aligned with them (a host without a dict
+    there stopped before its validation: refused)."""
+    hosts = list(hosts)
+    if names is not None:
+        hosts = [h if isinstance(h, dict) and h.get("host") else {"host": name, "error": NOT_VALIDATED}
+                 for name, h in zip(names, hosts + [None] * (len(names) - len(hosts)))]
     hosts = [h for h in hosts if isinstance(h, dict)]
     refused = [h for h in hosts if h.get("error")]
     targets = {}

@@ -18,7 +18,7 @@ def ids(cases):
 
 @pytest.mark.parametrize("case", TABLE["plan"], ids=ids(TABLE["plan"]))
 def test_fleet_plan(case):
-    result = fleet_plan(iter(case["hosts"]), requested=case["requested"])
+    result = fleet_plan(iter(case["hosts"]), requested=case["requested"], names=case.get("names"))
     assert {key: result[key] for key in case["expect"]} == case["expect"]
     if not result["refuse"]:
         assert len(result["lines"]) == 1 + len(case["hosts"])
