@@ -12,11 +12,11 @@ name: fleet_outcome
 short_description: A fleet rollback's outcome, the hosts to put back and the per-host summary
 version_added: 0.1.0
 description:
-  - Takes one dict per host of the play (C(__app_fleet_host): C(host), C(from), C(batch), C(outcome)) after the batches.
+  - Takes one dict per host of the play (C(__app_fleet_host) - C(host), C(from), C(batch), C(outcome)) after the batches.
   - When a host failed its switch and O(allow_mixed) is false, every host that switched healthy goes back on the
     release it ran (RV(_value.put_back)), so the fleet does not end on two releases.
   - The fleet's outcome - C(healthy) (every host on the target), C(reverted) (a host failed, the others are back or
-    never switched), C(mixed) (a host failed, others stay on the target: O(allow_mixed)), C(failed) (a host is not
+    never switched), C(mixed) (a host failed, others stay on the target, O(allow_mixed)), C(failed) (a host is not
     healthy) - and one summary line per host.
 options:
   _input:

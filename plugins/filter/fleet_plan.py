@@ -12,7 +12,7 @@ name: fleet_plan
 short_description: A fleet rollback's go or refusal, and the per-host plan, from every host's validation
 version_added: 0.1.0
 description:
-  - Takes one dict per host of the play (the fact C(__app_fleet_host) of the role C(maverick.rollback.app_rollback):
+  - Takes one dict per host of the play (the fact C(__app_fleet_host) of the role C(maverick.rollback.app_rollback) -
     C(host), C(error), C(from), C(target), C(reuse), C(noop)) after each host validated the target.
   - Refuses when any host refused (each named with the first line of its reason) or when the target resolves to
     different commits on the hosts (each commit named with its hosts). Nothing has changed at that point.

@@ -12,7 +12,7 @@ name: fleet_progress
 short_description: Whether a fleet rollback's next serial batch runs, and its number
 version_added: 0.1.0
 description:
-  - Takes one dict per host of the play (C(__app_fleet_host): C(batch), C(outcome)) at the start of a batch.
+  - Takes one dict per host of the play (C(__app_fleet_host) - C(batch), C(outcome)) at the start of a batch.
   - Stops when an earlier batch had more than O(max_fail_percentage) percent of its hosts fail their switch
     (outcome C(reverted) or C(failed)), as Ansible's C(max_fail_percentage) would, but without failing the play,
     so the last play can put the fleet back.
