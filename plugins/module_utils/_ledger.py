@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 
+from ansible_collections.maverick.rollback.plugins.module_utils._ledger_schema import FLEET_ACTIONS
 from ansible_collections.maverick.rollback.plugins.module_utils._state_files import (
     STATE_FILE_MODE, StateFileError, ensure_dir, fsync_dir, open_state_file, write_all)
 
@@ -103,8 +104,13 @@ def append_record(path, record, warnings=None):
     return line.decode("utf-8").strip()
 
 
+def release_records(records):
+    """Records of releases on this host (a fleet run's own record is not one)."""
+    return [r for r in records if r.get("to_commit") and r.get("action") not in FLEET_ACTIONS]
+
+
 def healthy_records(records):
-    return [r for r in records if r.get("outcome") == "healthy" and r.get("to_commit")]
+    return [r for r in release_records(records) if r.get("outcome") == "healthy"]
 
 
 def previous_healthy(records, current_commit):
@@ -134,10 +140,8 @@ def commits_to_keep(records, keep):
 def annotate(records):
     """Per commit: last deployed time, last outcome, count of deploys."""
     summary = {}
-    for record in records:
-        commit = record.get("to_commit")
-        if not commit:
-            continue
+    for record in release_records(records):
+        commit = record["to_commit"]
         entry = summary.setdefault(commit, {"deploys": 0})
         entry["deploys"] += 1
         entry["last_time"] = record.get("time")

@@ -37,7 +37,14 @@ SCHEMA = {
     "emergency_restart": (("mode",), ("recovered", "nothing_to_do", "unhealthy", "failed")),  # emergency_restart
     "migration_resolve": (("migration", "resolve_action"),                                  # migration_resolve
                           ("resolved", "deployed", "reverted", "written_for_review", "unhealthy", "failed")),
+    # A run over a group of app servers, on the fleet's lock host (docs/fleet.md): the hosts, batches and
+    # per-host outcomes (`fleet`); each switched host has its own release record too. Not a release itself.
+    "fleet_rollback": (("to_commit", "fleet"), ("healthy", "reverted", "mixed", "failed")),  # quick_rollback.yml
 }
+
+# Records about a run over several hosts: release readers (previous, kept images, list_releases) skip them,
+# the hosts' own records say what ran where.
+FLEET_ACTIONS = ("fleet_rollback",)
 
 
 def _missing(record, keys, empty_allowed=False):

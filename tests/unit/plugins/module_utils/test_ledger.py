@@ -65,3 +65,17 @@ def test_annotate_counts_and_last_outcome():
     summary = annotate([rec(A), rec(B, "reverted"), rec(A)])
     assert summary[A]["deploys"] == 2 and summary[A]["last_outcome"] == "healthy"
     assert summary[B]["last_outcome"] == "reverted"
+
+
+def test_a_fleet_record_is_no_release_of_its_host():
+    """The fleet's record on its lock host names the target healthy: previous, kept images and
+    list_releases read the host's own release records only."""
+    from ansible_collections.maverick.rollback.plugins.module_utils._ledger import (
+        annotate, commits_to_keep, previous_healthy)
+    old, new = "a" * 40, "b" * 40
+    records = [{"action": "rollback", "to_commit": old, "outcome": "healthy"},
+               {"action": "rollback", "to_commit": new, "outcome": "healthy"},
+               {"action": "fleet_rollback", "to_commit": new, "outcome": "healthy", "fleet": {}}]
+    assert previous_healthy(records, new)["to_commit"] == old
+    assert commits_to_keep(records, 5) == [new, old]
+    assert annotate(records)[new]["deploys"] == 1

@@ -21,6 +21,9 @@ VALID = {
     "emergency_restart": {"mode": "auto", "outcome": "nothing_to_do"},
     "migration_resolve": {"migration": "20250101000000_init", "resolve_action": "rolled_back", "outcome": "resolved",
                           "backup_path": None},
+    "fleet_rollback": {"to_commit": SHA_A, "outcome": "reverted", "requested": "v1",
+                       "fleet": {"hosts": {"app-1": {"outcome": "put_back"}, "app-2": {"outcome": "reverted"}},
+                                 "batches": [["app-1"], ["app-2"]]}},
 }
 
 CASES = [
@@ -37,6 +40,8 @@ CASES = [
      ["outcome 'healthy' is not one of verified, failed"]),
     ("backup-no-app-no-database", "backup", {"app": None, "database": None},
      ["missing required key(s) app, database"]),
+    ("fleet-no-fleet", "fleet_rollback", {"fleet": None}, ["missing required key(s) fleet"]),
+    ("fleet-mixed", "fleet_rollback", {"outcome": "mixed"}, []),
     ("restore-no-outcome", "restore", {"outcome": None}, ["missing required key(s) outcome"]),
     ("drop-both-wrong", "drop_databases", {"database": None, "outcome": "restored"},
      ["missing required key(s) database", "outcome 'restored' is not one of dropped, failed"]),

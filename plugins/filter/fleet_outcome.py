@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Maverick Applications
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""After the batches of a fleet rollback: who goes back, the outcome, the table (docs/fleet.md)."""
+
+from __future__ import annotations
+
+from ansible_collections.maverick.rollback.plugins.module_utils._fleet import outcome
+
+DOCUMENTATION = r"""
+name: fleet_outcome
+short_description: A fleet rollback's outcome, the hosts to put back and the per-host summary
+version_added: 0.1.0
+description:
+  - Takes one dict per host of the play (C(__app_fleet_host) - C(host), C(from), C(batch), C(outcome)) after the batches.
+  - When a host failed its switch and O(allow_mixed) is false, every host that switched healthy goes back on the
+    release it ran (RV(_value.put_back)), so the fleet does not end on two releases.
+  - The fleet's outcome - C(healthy) (every host on the target), C(reverted) (a host failed, the others are back or
+    never switched), C(mixed) (a host failed, others stay on the target, O(allow_mixed)), C(failed) (a host is not
+    healthy) - and one summary line per host.
+options:
+  _input:
+    description: One dict per host (C(__app_fleet_host)).
+    type: list
+    elements: dict
+    required: true
+  target:
+    description: The target commit (for the table).
+    type: str
+    default: ''
+  allow_mixed:
+    description: Leave switched hosts on the target when another failed (C(app_allow_mixed)).
+    type: bool
+    default: false
+  max_fail_percentage:
+    description: As for C(maverick.rollback.fleet_progress) (names the batch that stopped the run).
+    type: float
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: Decide what goes back
+  ansible.builtin.set_fact:
+    fleet_end: "{{ ansible_play_hosts_all | map('extract', hostvars, '__app_fleet_host') | maverick.rollback.fleet_outcome(target=sha) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
+    C(stopped_by_batch) and C(lines) (the summary table).
+  type: dict
+"""
+
+
+def fleet_outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0):
+    return outcome(list(hosts), target, allow_mixed, max_fail_percentage)
+
+
+class FilterModule:
+    """maverick.rollback fleet filters."""
+
+    def filters(self):
+        return {"fleet_outcome": fleet_outcome}

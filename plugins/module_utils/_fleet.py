@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Maverick Applications
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A rollback over a group of app servers (docs/fleet.md): the decisions, pure Python.
+
+Each host of the play carries one dict (the fact __app_fleet_host), filled in as the run goes:
+  host      inventory name
+  error     why its validation refused ('' when none; a string or a list of lines)
+  from      the commit it runs, target: the commit the request resolves to there
+  reuse     the target's images are kept there (no build); noop: it runs the target already
+  batch     the serial batch that switched it (0: not reached)
+  outcome   '' (not reached), noop, healthy, reverted (its gate failed, back on `from`),
+            failed (not healthy, not back), put_back (healthy, then back on `from` for the fleet)
+The filters fleet_plan, fleet_progress and fleet_outcome read a list of them.
+"""
+
+from __future__ import annotations
+
+# A host counts against app_max_fail_percentage with these outcomes.
+FAILED = ("reverted", "failed")
+
+
+def _first_line(error):
+    if isinstance(error, (list, tuple)):
+        error = error[0] if error else ""
+    return str(error).strip().splitlines()[0] if str(error).strip() else "failed"
+
+
+# A host of the play without its dict stopped before its validation could say why (unreachable, preflight).
+NOT_VALIDATED = "stopped before its validation (its error is above)"
+
+
+def plan(hosts, requested="", names=None):
+    """Play 1: may the fleet go on, and what happens on each host.
+
+    names: the play's hosts, in order, when `hosts` is aligned with them (a host without a dict
+    there stopped before its validation: refused)."""
+    hosts = list(hosts)
+    if names is not None:
+        hosts = [h if isinstance(h, dict) and h.get("host") else {"host": name, "error": NOT_VALIDATED}
+                 for name, h in zip(names, hosts + [None] * (len(names) - len(hosts)))]
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    refused = [h for h in hosts if h.get("error")]
+    targets = {}
+    for host in hosts:
+        if not host.get("error"):
+            targets.setdefault(host.get("target", ""), []).append(host["host"])
+    result = {"refuse": False, "message": "", "target": "", "hosts": [h["host"] for h in hosts],
+              "reuse": [], "build": [], "noop": [], "lines": []}
+    if refused:
+        result["refuse"] = True
+        result["message"] = (
+            ["refusing the rollback to '%s': it cannot go on on %d of %d host(s). Nothing was changed on any host."
+             % (requested, len(refused), len(hosts))]
+            + ["  %s: %s" % (h["host"], _first_line(h["error"])) for h in refused])
+        return result
+    if len(targets) > 1:
+        result["refuse"] = True
+        result["message"] = (
+            ["refusing the rollback to '%s': it resolves to different commits on the hosts (give a full SHA every host "
+             "has). Nothing was changed on any host." % requested]
+            + ["  %s: %s" % (", ".join(names), sha[:12]) for sha, names in sorted(targets.items(), key=lambda i: i[1])])
+        return result
+    result["target"] = next(iter(targets), "")
+    for host in hosts:
+        kind = "noop" if host.get("noop") else ("reuse" if host.get("reuse") else "build")
+        result[kind].append(host["host"])
+    width = max([len(h["host"]) for h in hosts] + [4])
+    result["lines"] = ["fleet plan: %s -> %s on %d host(s)" % (requested, result["target"][:12], len(hosts))] + [
+        "  %s  %s -> %s  %s" % (h["host"].ljust(width), str(h.get("from", ""))[:12], result["target"][:12],
+                                 {"noop": "already there, nothing to do", "reuse": "kept images, no build",
+                                  "build": "build (no kept images for the target)"}[
+                                      "noop" if h.get("noop") else ("reuse" if h.get("reuse") else "build")])
+        for h in hosts]
+    return result
+
+
+def _batches(hosts):
+    batches = {}
+    for host in hosts:
+        if host.get("batch"):
+            batches.setdefault(int(host["batch"]), []).append(host)
+    return [batches[number] for number in sorted(batches)]
+
+
+def progress(hosts, max_fail_percentage=0):
+    """Play 2, at the start of a batch: stop (a batch failed past the limit) and this batch's number."""
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    batches = _batches(hosts)
+    stopped_by = 0
+    for number, batch in enumerate(batches, start=1):
+        failed = [h for h in batch if h.get("outcome") in FAILED]
+        if failed and 100.0 * len(failed) / len(batch) > float(max_fail_percentage):
+            stopped_by = number
+            break
+    return {"stop": stopped_by > 0, "stopped_by_batch": stopped_by, "batch": len(batches) + 1}
+
+
+def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0):
+    """Play 3: which hosts go back, the fleet's outcome and the per-host table."""
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    stop = progress(hosts, max_fail_percentage)
+    failed_any = any(h.get("outcome") in FAILED for h in hosts)
+    put_back = []
+    if failed_any and not allow_mixed:
+        put_back = [h["host"] for h in hosts if h.get("outcome") == "healthy"]
+    if not failed_any:
+        fleet = "healthy"
+    elif any(h.get("outcome") == "failed" for h in hosts):
+        fleet = "failed"
+    elif allow_mixed and any(h.get("outcome") == "healthy" for h in hosts):
+        fleet = "mixed"
+    else:
+        fleet = "reverted"
+    return {"outcome": fleet, "put_back": put_back, "stopped_by_batch": stop["stopped_by_batch"],
+            "failed": [h["host"] for h in hosts if h.get("outcome") in FAILED],
+            "skipped": [h["host"] for h in hosts if not h.get("outcome")],
+            "batches": [[h["host"] for h in batch] for batch in _batches(hosts)],
+            "lines": table(hosts, target)}
+
+
+WHAT = {"": "not touched (a batch before it failed)", "noop": "already there, nothing to do",
+        "healthy": "switched, healthy", "reverted": "its health gate failed: back on the previous release",
+        "failed": "NOT HEALTHY: see its summary", "put_back": "switched, then back on the previous release (fleet)"}
+
+
+def table(hosts, target=""):
+    """The summary: one line per host (batch, from -> target, what happened)."""
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    width = max([len(h["host"]) for h in hosts] + [4])
+    return ["%s  batch %s  %s -> %s  %s" % (h["host"].ljust(width), h.get("batch") or "-", str(h.get("from", ""))[:12],
+                                           str(target)[:12], WHAT.get(h.get("outcome", ""), h.get("outcome")))
+            for h in hosts]
