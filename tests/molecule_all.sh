@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Every Molecule scenario, MOLECULE_JOBS at a time (default 2): the scenarios
+# Every Molecule scenario, MOLECULE_JOBS at a time (default 3): the scenarios
 # spend most of their time waiting on containers, health gates and dumps, so
-# two streams halve the wall time on this 2-core machine. Scenarios are
-# independent: each has its own server container, Compose project and ports.
+# three streams on this 2-core machine take 25 min where one takes about 60.
+# Scenarios are independent: each has its own server container, Compose project and ports.
 # Longest first, so the streams end together. One log per scenario under
 # .sandbox/molecule/; the failed tests are repeated at the end because CI
 # keeps only the tail of the output.
@@ -11,14 +11,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
-JOBS="${MOLECULE_JOBS:-2}"
+JOBS="${MOLECULE_JOBS:-3}"
 LOGS=.sandbox/molecule
-# Longest first (seconds with two streams on a loaded machine, 2026-12-06):
-# db_backup_restore 958, ledgerly 840, deploy 686, migration_resolve 643,
-# quick_rollback 641, emergency_restart 345, ecosystem 278, github_redeploy
-# 276, health_check 188; fleet 230 alone. A scenario not listed here runs last.
-ORDER=(db_backup_restore ledgerly deploy migration_resolve quick_rollback
-       emergency_restart ecosystem github_redeploy fleet health_check)
+# Longest first (seconds, three streams, nothing else running, 2026-12-06):
+# db_backup_restore 816, deploy 714, ledgerly 580, quick_rollback 528,
+# migration_resolve 443, emergency_restart 282, fleet 247, ecosystem 246,
+# github_redeploy 222, health_check 142. A scenario not listed here runs last.
+ORDER=(db_backup_restore deploy ledgerly quick_rollback migration_resolve
+       emergency_restart fleet ecosystem github_redeploy health_check)
 
 scenarios() {
   local s
