@@ -30,6 +30,17 @@ def _first_line(error):
 NOT_VALIDATED = "stopped before its validation (its error is above)"
 
 
+PLAN_WORDS = {"noop": "already there, nothing to do", "reuse": "kept images, no build",
+              "build": "build (no kept images for the target)"}
+
+
+def _plan_kind(host):
+    """What a host's switch will do: noop, reuse (kept images) or build."""
+    if host.get("noop"):
+        return "noop"
+    return "reuse" if host.get("reuse") else "build"
+
+
 def plan(hosts, requested="", names=None):
     """Play 1: may the fleet go on, and what happens on each host.
 
@@ -68,9 +79,7 @@ def plan(hosts, requested="", names=None):
     width = max([len(h["host"]) for h in hosts] + [4])
     result["lines"] = ["fleet plan: %s -> %s on %d host(s)" % (requested, result["target"][:12], len(hosts))] + [
         "  %s  %s -> %s  %s" % (h["host"].ljust(width), str(h.get("from", ""))[:12], result["target"][:12],
-                                 {"noop": "already there, nothing to do", "reuse": "kept images, no build",
-                                  "build": "build (no kept images for the target)"}[
-                                      "noop" if h.get("noop") else ("reuse" if h.get("reuse") else "build")])
+                                PLAN_WORDS[_plan_kind(h)])
         for h in hosts]
     return result
 
@@ -129,5 +138,5 @@ def table(hosts, target=""):
     hosts = [h for h in hosts if isinstance(h, dict)]
     width = max([len(h["host"]) for h in hosts] + [4])
     return ["%s  batch %s  %s -> %s  %s" % (h["host"].ljust(width), h.get("batch") or "-", str(h.get("from", ""))[:12],
-                                           str(target)[:12], WHAT.get(h.get("outcome", ""), h.get("outcome")))
+                                            str(target)[:12], WHAT.get(h.get("outcome", ""), h.get("outcome")))
             for h in hosts]

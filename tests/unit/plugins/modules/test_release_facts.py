@@ -211,8 +211,8 @@ STATS_CASES = [
                          ids=[c[0] for c in STATS_CASES])
 def test_table_stats_for_the_lint(server, app, capsys, monkeypatch, args, facts, fail, read, error, applied):
     server.update(prisma_migrations=NAMES[:1], **({"fail": {fail: None}} if fail else {}))
-    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: dict(facts, **{"from": {"sha": "a"},
-                                                                               "target": {"sha": "b"}}))
+    gathered = dict(facts, **{"from": {"sha": "a"}, "target": {"sha": "b"}})
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: gathered)
     monkeypatch.setattr(release_facts, "migrations_sql", lambda *a, **kw: {})
     result = run_module(release_facts.main, dict({"project_dir": str(app), "target": "v1",
                                                   "migrations_dir": "prisma/migrations"}, **args), capsys)
