@@ -223,8 +223,15 @@ class CallbackModule(CallbackBase):
             self._notify("aborted", {}, "%s during task '%s'" % (signal.Signals(signum).name, self._task_now))
         previous = self._previous.get(signum)
         if callable(previous):
-            previous(signum, frame)
-        elif signum == signal.SIGINT and previous != signal.SIG_IGN:
+            try:
+                previous(signum, frame)
+                return
+            except ValueError:
+                # ansible-core 2.19's handler trips over a worker already closed ("process
+                # object is closed") and the run would end as an internal error (rc 250):
+                # end it by the signal, as that handler meant to.
+                pass
+        if signum == signal.SIGINT and previous != signal.SIG_IGN:
             raise KeyboardInterrupt()
         elif previous != signal.SIG_IGN:
             signal.signal(signum, signal.SIG_DFL)

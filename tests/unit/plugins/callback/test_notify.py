@@ -253,17 +253,21 @@ def test_plugin_sends_aborted_on_sigterm(receiver, tmp_path):
     handler, url = receiver
     proc = playbook_run(tmp_path, url, "-e", "hold=60", background=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "ledger.jsonl").exists():  # the run is past its ledger task
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        # Killed inside the long task: its banner is printed before its worker starts, and
+        # the ledger task has completed by then (a file that exists can still be mid-write).
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "TASK [Hold the run until it is killed]" in line:
+                break
+        assert proc.poll() is None, "".join(seen)
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        out = "".join(seen) + proc.communicate(timeout=30)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == -signal.SIGTERM
+    assert proc.returncode == -signal.SIGTERM, out
     data = handler.received[-1][2]
     assert len(handler.received) == 1
     assert data["outcome"] == "aborted" and data["run_id"] == "r0123456789a"
