@@ -70,12 +70,11 @@ def plan(hosts, requested="", names=None):
         result["message"] = (
             ["refusing the rollback to '%s': it resolves to different commits on the hosts (give a full SHA every host "
              "has). Nothing was changed on any host." % requested]
-            + ["  %s: %s" % (", ".join(names), sha[:12]) for sha, names in sorted(targets.items(), key=lambda i: i[1])])
+            + ["  %s: %s" % (", ".join(on), sha[:12]) for sha, on in sorted(targets.items(), key=lambda i: i[1])])
         return result
     result["target"] = next(iter(targets), "")
     for host in hosts:
-        kind = "noop" if host.get("noop") else ("reuse" if host.get("reuse") else "build")
-        result[kind].append(host["host"])
+        result[_plan_kind(host)].append(host["host"])
     width = max([len(h["host"]) for h in hosts] + [4])
     result["lines"] = ["fleet plan: %s -> %s on %d host(s)" % (requested, result["target"][:12], len(hosts))] + [
         "  %s  %s -> %s  %s" % (h["host"].ljust(width), str(h.get("from", ""))[:12], result["target"][:12],
