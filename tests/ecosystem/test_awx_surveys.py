@@ -79,26 +79,75 @@ def load_playbook(playbook: str) -> list:
     return load_yaml(PROJECT_DIR / "playbooks" / (playbook + ".yml"))
 
 
+def _task_file(value) -> str | None:
+    """The file an include_tasks / import_tasks names (None when templated)."""
+    name = value.get("file") if isinstance(value, dict) else value
+    return None if not isinstance(name, str) or "{" in name else name
+
+
+def _role_includes(role: str, entry: str, found: list, seen: set) -> None:
+    """The roles a role's entry point runs: its meta dependencies and every
+    include_role / import_role in the task files the entry point reaches
+    (include_tasks / import_tasks followed), recursively."""
+    if (role, entry) in seen:
+        return
+    seen.add((role, entry))
+    meta = PROJECT_DIR / "roles" / role / "meta" / "main.yml"
+    for dep in (load_yaml(meta) or {}).get("dependencies", []) if meta.is_file() else []:
+        name = (dep.get("role") or dep.get("name")) if isinstance(dep, dict) else dep
+        _add_role(name.split(".")[-1], "main", {}, found, seen)
+    files, done = [entry + ".yml"], set()
+    while files:
+        file = files.pop()
+        path = PROJECT_DIR / "roles" / role / "tasks" / file
+        if file in done or not path.is_file():
+            continue
+        done.add(file)
+        for task in _tasks(load_yaml(path)):
+            for key in ("ansible.builtin.include_tasks", "ansible.builtin.import_tasks"):
+                if _task_file(task.get(key)):
+                    files.append(_task_file(task[key]))
+            include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
+            if include and "{" not in include.get("tasks_from", "main"):  # a templated entry point: not followed
+                _add_role(include["name"].split(".")[-1], include.get("tasks_from", "main"), task.get("vars") or {},
+                          found, seen)
+
+
+def _add_role(role: str, entry: str, given, found: list, seen: set) -> None:
+    if (role, entry) not in {(r, e) for r, e, _ in found}:
+        found.append((role, entry, given))
+    _role_includes(role, entry, found, seen)
+
+
+def _tasks(tasks):
+    """Every task of a task list, blocks opened."""
+    for task in tasks or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _tasks(task.get(key))
+
+
 def playbook_roles(playbook: str) -> list[tuple[str, str, dict | None]]:
     """(role, entry point, vars the task sets on it) of every role a playbook of
-    this collection runs; vars None for a play's roles: (the survey sets them)."""
+    this collection runs: the ones it names first (a play's roles:, its tasks'
+    include_role / import_role), then the ones they run themselves (meta
+    dependencies, include_role / import_role in their tasks: maverick.rollback.app,
+    whose main spec is the app contract the others read); vars None for a play's
+    roles: (the survey sets them)."""
     found = []
-
-    def walk(tasks):
-        for task in tasks or []:
-            for key in ("block", "rescue", "always"):
-                walk(task.get(key))
-            include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
-            if include:
-                found.append((include["name"].split(".")[-1], include.get("tasks_from", "main"), task.get("vars") or {}))
-
     for play in load_playbook(playbook):
         for role in play.get("roles", []):
             name = role["role"] if isinstance(role, dict) else role
             found.append((name.split(".")[-1], "main", None))
         for key in ("pre_tasks", "tasks", "post_tasks"):
-            walk(play.get(key))
+            for task in _tasks(play.get(key)):
+                include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
+                if include:
+                    found.append((include["name"].split(".")[-1], include.get("tasks_from", "main"), task.get("vars") or {}))
     assert found, "no role in playbooks/%s.yml" % playbook
+    seen = set()
+    for role, entry, _ in list(found):
+        _role_includes(role, entry, found, seen)
     return found
 
 
@@ -121,9 +170,9 @@ def role_options(role: str, entry: str) -> dict:
     specs = load_yaml(PROJECT_DIR / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
     if entry not in specs:
         # An internal entry point without options of its own (the run protocol's
-        # app tasks_from: begin / end): nothing a survey sets, nothing to validate.
+        # app tasks_from: begin / end): it reads the role's variables, the main spec's.
         assert entry != "main" and (PROJECT_DIR / "roles" / role / "tasks" / (entry + ".yml")).is_file(), (role, entry)
-        return {}
+        return specs.get("main", {}).get("options", {})
     return specs[entry]["options"]
 
 
