@@ -11,7 +11,8 @@ Each host of the play carries one dict (the fact __app_fleet_host), filled in as
   batch     the serial batch that switched it (0: not reached)
   outcome   '' (not reached), noop, healthy, reverted (its gate failed, back on `from`),
             failed (not healthy, not back), put_back (healthy, then back on `from` for the fleet)
-The filters fleet_plan, fleet_progress and fleet_outcome read a list of them.
+The filters fleet_plan, fleet_progress and fleet_outcome read a list of them; fleet_previous
+reads each host's ledger annotations (commit=previous on a group).
 """
 
 from __future__ import annotations
@@ -80,6 +81,59 @@ def plan(hosts, requested="", names=None):
         "  %s  %s -> %s  %s" % (h["host"].ljust(width), str(h.get("from", ""))[:12], result["target"][:12],
                                 PLAN_WORDS[_plan_kind(h)])
         for h in hosts]
+    return result
+
+
+def _healthy_ranks(commits, excluded):
+    """{commit: (rank, last healthy time)} of one host's healthy releases, rank 0 = its newest
+    (file order, as _ledger.previous_healthy walks it), the excluded commits left out."""
+    healthy = sorted(((entry["last_healthy_seq"], commit, str(entry.get("last_healthy_time") or ""))
+                      for commit, entry in commits.items()
+                      if isinstance(entry, dict) and entry.get("last_healthy_seq") is not None and commit not in excluded),
+                     reverse=True)
+    return {commit: (rank, when) for rank, (_seq, commit, when) in enumerate(healthy)}
+
+
+def previous(hosts, names=None):
+    """commit=previous on a group: the newest release healthy on every host, running on none.
+
+    Each host dict: host, current (the commit it runs), commits (its release_ledger `commits`
+    annotations: last_healthy_seq, last_healthy_time). Per host, its healthy releases are ranked
+    newest first (its ledger's order, clock-free); the pick is the commit healthy on every host
+    whose worst rank is the best (then the smaller sum of ranks, then the later of the oldest
+    last-healthy times). On one host this is _ledger.previous_healthy's commit.
+    Returns commit ('' when none: the caller resolves previous on each host as for one server),
+    lines (what was picked and why) and per-host candidates (its newest healthy releases)."""
+    hosts = list(hosts)
+    if names is not None:
+        hosts = [h if isinstance(h, dict) and h.get("host") else {"host": name}
+                 for name, h in zip(names, hosts + [None] * (len(names) - len(hosts)))]
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    result = {"commit": "", "hosts": [h["host"] for h in hosts], "lines": [], "candidates": {}}
+    unread = [h["host"] for h in hosts if not isinstance(h.get("commits"), dict) or not h.get("current")]
+    if not hosts or unread:
+        result["lines"] = ["commit=previous: no ledger read from %s; each host resolves it on its own"
+                           % ", ".join(unread or ["any host"])]
+        return result
+    running = {h["current"] for h in hosts}
+    ranks = {h["host"]: _healthy_ranks(h["commits"], running) for h in hosts}
+    result["candidates"] = {name: sorted(r, key=lambda c, r=r: r[c][0])[:5] for name, r in ranks.items()}
+    common = set.intersection(*(set(r) for r in ranks.values()))
+    if not common:
+        result["lines"] = ["commit=previous: no release other than the running %s is healthy on every host in its "
+                           "ledger; each host resolves it on its own" % ", ".join(sorted(c[:12] for c in running))] + [
+            "  %s: %s" % (name, ", ".join(c[:12] for c in result["candidates"][name]) or "no other healthy release")
+            for name in result["hosts"]]
+        return result
+
+    def key(commit):
+        on_hosts = [r[commit] for r in ranks.values()]
+        return (-max(rank for rank, _ in on_hosts), -sum(rank for rank, _ in on_hosts),
+                min(when for _, when in on_hosts), commit)
+
+    result["commit"] = max(common, key=key)
+    result["lines"] = ["commit=previous on %d host(s): %s, the newest release healthy on every host (its ledgers)"
+                       % (len(hosts), result["commit"][:12])]
     return result
 
 

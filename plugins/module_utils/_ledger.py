@@ -138,13 +138,18 @@ def commits_to_keep(records, keep):
 
 
 def annotate(records):
-    """Per commit: last deployed time, last outcome, count of deploys."""
+    """Per commit: last deployed time, last outcome, count of deploys; for a commit that
+    was healthy, when last (last_healthy_time) and where among the host's release records
+    (last_healthy_seq, 0 = oldest): what a fleet's commit=previous compares across hosts."""
     summary = {}
-    for record in release_records(records):
+    for seq, record in enumerate(release_records(records)):
         commit = record["to_commit"]
         entry = summary.setdefault(commit, {"deploys": 0})
         entry["deploys"] += 1
         entry["last_time"] = record.get("time")
         entry["last_outcome"] = record.get("outcome")
         entry["last_action"] = record.get("action")
+        if record.get("outcome") == "healthy":
+            entry["last_healthy_time"] = record.get("time")
+            entry["last_healthy_seq"] = seq
     return summary

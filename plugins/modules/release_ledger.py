@@ -128,7 +128,11 @@ keep_commits:
   elements: str
   returned: always
 commits:
-  description: Per commit annotations (deploys, last_time, last_outcome, last_action).
+  description:
+    - Per commit annotations (deploys, last_time, last_outcome, last_action), over the whole ledger.
+    - For a commit that was healthy, also C(last_healthy_time) and C(last_healthy_seq) (its last healthy
+      record's place among the host's release records, 0 = oldest), which the filter
+      P(maverick.rollback.fleet_previous#filter) compares across the hosts of a fleet.
   type: dict
   returned: always
 """

@@ -5,7 +5,8 @@ v2 to v1 one host per batch (building v1 on each); check mode for v2 (nothing ch
 the fleet back to v2 on kept images, three batches in order; v1 again with a fault on
 mr-fleet-2 only (its kept v1 image is not v1) -> mr-fleet-1 put back, mr-fleet-2
 reverted, mr-fleet-3 never touched; a target only mr-fleet-1 has, refused; the lock
-held on the lock host refuses a run limited to mr-fleet-3.
+held on the lock host refuses a run limited to mr-fleet-3; commit=previous after different
+histories on the hosts picks the newest release healthy on every host.
 """
 
 from __future__ import annotations
@@ -207,3 +208,40 @@ def test_the_lock_on_the_lock_host_refuses_a_run_on_another_host(servers):
         assert json.loads(h1.file(LOCK).content_string)["run_id"] == "other-run"
     finally:
         h1.run("grep -qs '\"other-run\"' %s && rm -f %s" % (LOCK, LOCK))
+
+
+def test_previous_is_the_newest_release_healthy_on_every_host(servers):
+    """Different histories: mr-fleet-1's ledger says v3 ran healthy after v2, mr-fleet-2's says v4 did
+    (each host's own previous differs: one server alone still takes its own); on the group,
+    commit=previous is v1, the newest release healthy on all three, switched on its kept images."""
+    h1, h2 = servers["mr-fleet-1"], servers["mr-fleet-2"]
+    v1, v2, v3, v4 = (sha(h1, ref) for ref in ("v1", "v2", "v3", "v4"))
+    for name in HOSTS:
+        assert head(servers[name]) == v2, name  # where the tests before left the fleet
+    for server, other in ((h1, v3), (h2, v4)):
+        record = {"action": "rollback", "app": "lifetracker", "from_commit": v2, "to_commit": other,
+                  "outcome": "healthy", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "run_id": "other-history"}
+        server.check_output("printf '%%s\\n' %s >> %s" % (shlex.quote(json.dumps(record)), LEDGER))
+
+    # one server on its own: its own ledger's previous (v3), as before
+    before = state(servers)
+    proc = play(PLAYBOOK, "-e", "commit=previous", "--limit", "mr-fleet-1", check=True)
+    assert "commit=previous: %s, the last healthy release before this one in the ledger" % v3[:12] in flat(proc.stdout)
+    assert state(servers) == before
+
+    kept = {name: image_id(s, "%s-api:%s" % (name, v1)) for name, s in servers.items()}
+    proc = play(PLAYBOOK, "-e", "commit=previous")
+    assert proc.returncode == 0, proc.stdout
+    assert "commit=previous on 3 host(s): %s, the newest release healthy on every host" % v1[:12] in flat(proc.stdout)
+    assert "Building" not in proc.stdout
+    for name, server in servers.items():
+        assert head(server) == v1, name
+        assert api_container(server, name)[1] == kept[name], name
+        assert health(server, name)["commit"] == v1, name
+        record = ledger(server)[-1 if name != LOCK_HOST else -2]
+        assert (record["from_commit"], record["to_commit"], record["outcome"]) == (v2, v1, "healthy"), name
+    fleet = ledger(h1)[-1]
+    assert (fleet["action"], fleet["requested"], fleet["to_commit"], fleet["outcome"]) == (
+        "fleet_rollback", "previous", v1, "healthy")
+    assert not h1.file(LOCK).exists
