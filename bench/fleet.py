@@ -123,12 +123,12 @@ def cleanup():
     log("cleanup: compose projects (volumes, images) and server containers")
     for name in reversed(SERVERS):  # the database host last: the others use its network
         subprocess.run(["docker", "exec", "-w", APP, name, "docker", "compose", "down", "--volumes",
-                        "--rmi", "all", "--timeout", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        "--rmi", "all", "--timeout", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         images = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
-                                 "--filter", "reference=%s-*" % name], text=True, stdout=subprocess.PIPE).stdout.split()
+                                 "--filter", "reference=%s-*" % name], text=True, stdout=subprocess.PIPE, check=False).stdout.split()
         if images:  # the kept images (<project>-<service>:<sha>)
-            subprocess.run(["docker", "image", "rm", "-f", *images], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["docker", "rm", "-f", *SERVERS], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["docker", "image", "rm", "-f", *images], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(["docker", "rm", "-f", *SERVERS], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def measure(env, sizes=SIZES, serials=SERIALS):
@@ -175,7 +175,7 @@ def report(results, sizes=SIZES, serials=SERIALS):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--keep", action="store_true", help="leave the containers and projects")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="host counts (1 first: the base)")
     parser.add_argument("--serials", default=",".join(SERIALS), help="serial values")

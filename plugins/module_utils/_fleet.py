@@ -128,8 +128,8 @@ def previous(hosts, names=None):
 
     def key(commit):
         on_hosts = [r[commit] for r in ranks.values()]
-        return (-max(rank for rank, _ in on_hosts), -sum(rank for rank, _ in on_hosts),
-                min(when for _, when in on_hosts), commit)
+        return (-max(place[0] for place in on_hosts), -sum(place[0] for place in on_hosts),
+                min(place[1] for place in on_hosts), commit)
 
     result["commit"] = max(common, key=key)
     result["lines"] = ["commit=previous on %d host(s): %s, the newest release healthy on every host (its ledgers)"
