@@ -15,6 +15,10 @@ description:
   - Services, in this order - the database service, the services that use it, the services
     C(docker compose config --services) lists, then any other service C(docker compose ps)
     shows. A service without a container is C(missing).
+  - C(db_here) is false when this host's Compose project does not run the database (an app
+    server of a group that reaches another host's database - docs/fleet.md) - config listed
+    its services and the database service is not among them, and no container of it exists.
+    The database service is then left out of C(services).
   - Service names are inputs; none is built in.
 options:
   _input:
@@ -74,6 +78,7 @@ _value:
     services:
       description: Per service (in the order above) C(state) (C(missing) without a container), C(health), C(exit_code), C(status), C(id).
       type: dict
+    db_here: {description: Whether this host's Compose project runs the database (false - left out of C(services))., type: bool}
     db_ready: {description: Whether pg_isready answered 0., type: bool}
     db_ready_output: {description: What pg_isready printed (empty when not run)., type: str}
     api_verdict: {description: "M(maverick.rollback.health_verdict) of the /health probe, empty when good.", type: str}
@@ -124,6 +129,13 @@ def service_order(db_service, db_clients, config, containers):
     return _unique([db_service] + list(db_clients or []) + list(listed) + [c.get("Service") for c in containers])
 
 
+def db_here(db_service, config, containers):
+    """Whether this host's Compose project runs the database: unknown (config failed) counts as yes."""
+    if config.get("rc", 1) != 0 or any(c.get("Service") == db_service for c in containers):
+        return True
+    return db_service in config.get("stdout_lines", str(config.get("stdout") or "").splitlines())
+
+
 def service_states(services, containers):
     by_service = {c.get("Service"): c for c in containers}
     states = {}
@@ -172,12 +184,15 @@ def restart_diagnosis(results, db_service, db_clients=None, health_service="", w
     results = results or {}
     head, ps, pg, health, web = (_answer(results, key) for key in ("head", "ps", "pg", "health", "web"))
     containers = compose_ps(ps)
+    here = db_here(db_service, _answer(results, "services"), containers)
     body = health.get("json") if isinstance(health.get("json"), dict) else {}
     diag = {
         "commit": str(head.get("stdout") or "") if head.get("rc", 1) == 0 else "",
         "compose_ok": ps.get("rc", 1) == 0,
         "compose_error": (list(ps.get("stderr_lines") or []) or [""])[-1],
-        "services": service_states(service_order(db_service, db_clients, _answer(results, "services"), containers), containers),
+        "services": service_states([name for name in service_order(db_service, db_clients, _answer(results, "services"), containers)
+                                    if here or name != db_service], containers),
+        "db_here": here,
         "db_ready": pg.get("rc", -1) == 0,
         "db_ready_output": ("%s %s" % (pg.get("stdout") or "", pg.get("stderr") or "")).strip(),
         "api_verdict": health_verdict(health, [int(code) for code in status_codes or (200,)]),

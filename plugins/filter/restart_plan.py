@@ -18,6 +18,11 @@ description:
     diagnosis' order.
   - After a database restart every service in O(db_clients) is restarted too, broken or not
     (the runbook's order - their connections were lost).
+  - When this host's Compose project does not run the database (the diagnosis' C(db_here) is
+    false - an app server of a group that reaches another host's database, docs/fleet.md), the
+    database is never started or restarted here, and no service is restarted for it; the app
+    services are judged as usual (an api whose /health says the database is unreachable is
+    restarted).
   - In C(full) mode nothing is restarted service by service (down, then up -d of every
     service); the findings are the same.
 options:
@@ -70,6 +75,7 @@ _value:
       type: list
     db_restart: {description: Whether the database is restarted first (auto mode)., type: bool}
     db_service: {description: O(db_service)., type: str}
+    db_here: {description: Whether this host's Compose project runs the database (the diagnosis' C(db_here))., type: bool}
     db_op: {description: The database's C(op), empty when it is not restarted., type: str}
     restart: {description: Other services to restart (after the database is ready)., type: list}
     start: {description: Other services to start (they have no container)., type: list}
@@ -151,9 +157,10 @@ def findings(diag, db_service, database_why, whys, disk_warn_percent):
 
 def restart_plan(diag, mode="auto", db_service="", db_clients=None, disk_warn_percent=90):
     diag, db_clients = diag or {}, list(db_clients or [])
-    if db_service not in (diag.get("services") or {}):
+    here = diag.get("db_here", True) is not False
+    if here and db_service not in (diag.get("services") or {}):
         raise AnsibleFilterError("restart_plan: the diagnosis has no database service %r" % (db_service,))
-    database_why = db_why(diag["services"][db_service], diag)
+    database_why = db_why(diag["services"][db_service], diag) if here else ""
     whys = service_whys(diag, db_service)
     steps = [] if mode == "full" else plan_steps(diag, db_service, db_clients, database_why, whys)
     db_steps = [s for s in steps if s["service"] == db_service]
@@ -163,6 +170,7 @@ def restart_plan(diag, mode="auto", db_service="", db_clients=None, disk_warn_pe
         "steps": steps,
         "db_restart": mode == "auto" and bool(database_why),
         "db_service": db_service,
+        "db_here": here,
         "db_op": db_steps[0]["op"] if db_steps else "",
         "restart": [s["service"] for s in steps if s["service"] != db_service and s["op"] == "restarted"],
         "start": [s["service"] for s in steps if s["service"] != db_service and s["op"] == "present"],

@@ -120,6 +120,22 @@ def test_restart_diagnosis():
     assert diag["memory"] == {"MemTotal_mb": 3936, "MemAvailable_mb": 150, "SwapTotal_mb": 0, "SwapFree_mb": 0}
 
 
+@pytest.mark.parametrize("config,ps_lines,here", [
+    ({"rc": 0, "stdout_lines": ["api", "web"]}, PS_LINES[1:], False),      # a group's app server: another host's database
+    ({"rc": 0, "stdout_lines": ["postgres", "api"]}, PS_LINES[1:], True),  # its own database, container gone: started here
+    ({"rc": 0, "stdout_lines": ["api"]}, PS_LINES, True),                  # a container of it runs here
+    ({"rc": 1, "stdout_lines": []}, [], True),                             # config failed: unknown counts as here
+])
+def test_restart_diagnosis_knows_whether_the_database_runs_here(config, ps_lines, here):
+    results = dict(RESULTS, services=config, ps={"rc": 0, "stdout": "\n".join(json.dumps(c) for c in ps_lines)})
+    diag = restart_diagnosis(results, "postgres", ["api"], health_service="api")
+    assert diag["db_here"] is here
+    assert ("postgres" in diag["services"]) is here
+    plan = restart_plan(diag, db_service="postgres", db_clients=["api"])
+    assert plan["db_here"] is here
+    assert ("postgres" in [s["service"] for s in plan["steps"]]) is (here and not ps_lines[:1] == PS_LINES[:1])
+
+
 def test_restart_diagnosis_when_everything_failed():
     failed = {"head": {"rc": 128, "stdout": ""}, "services": {"rc": 1, "stdout_lines": []},
               "ps": {"rc": 1, "stdout": "", "stderr_lines": ["warning", "no configuration file provided: not found"]},
