@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.maverick.rollback.plugins.module_utils._fleet import outcome
+from ansible_collections.maverick.rollback.plugins.module_utils._fleet import outcome, restore_database
 
 DOCUMENTATION = r"""
 name: fleet_outcome
@@ -36,6 +36,14 @@ options:
     description: As for C(maverick.rollback.fleet_progress) (names the batch that stopped the run).
     type: float
     default: 0
+  database:
+    description:
+      - A deploy's database steps, run once before the batches - C(error) (the step that stopped the run before any
+        switch), C(stage), C(touched) (migrations ran), C(restored), C(restore_error), C(kept_as), C(backup),
+        C(migrations). A stop before any switch makes the outcome C(reverted); migrations that ran and were not put
+        back make a C(reverted) fleet C(failed). Adds the database lines to the summary.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -47,13 +55,18 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
-    C(stopped_by_batch) and C(lines) (the summary table).
+    C(stopped_by_batch), C(record) (the run changed something: the fleet's ledger record is written),
+    C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup) and C(lines)
+    (the summary table).
   type: dict
 """
 
 
-def fleet_outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0):
-    return outcome(list(hosts), target, allow_mixed, max_fail_percentage)
+def fleet_outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None):
+    hosts = list(hosts)
+    result = outcome(hosts, target, allow_mixed, max_fail_percentage, database)
+    result["restore_database"] = restore_database(hosts, database, allow_mixed)
+    return result
 
 
 class FilterModule:

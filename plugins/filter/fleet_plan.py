@@ -33,6 +33,12 @@ options:
         not a dict (it stopped before its validation - unreachable, or the app's preflight failed) refuses the run.
     type: list
     elements: str
+  action:
+    description:
+      - What the run does, for the words of the refusal and the plan.
+    type: str
+    choices: [rollback, deploy]
+    default: rollback
 """
 
 EXAMPLES = r"""
@@ -51,8 +57,8 @@ _value:
 """
 
 
-def fleet_plan(hosts, requested="", names=None):
-    return plan(list(hosts), requested, names)
+def fleet_plan(hosts, requested="", names=None, action="rollback"):
+    return plan(list(hosts), requested, names, action)
 
 
 class FilterModule:

@@ -42,11 +42,11 @@ def _plan_kind(host):
     return "reuse" if host.get("reuse") else "build"
 
 
-def plan(hosts, requested="", names=None):
+def plan(hosts, requested="", names=None, action="rollback"):
     """Play 1: may the fleet go on, and what happens on each host.
 
     names: the play's hosts, in order, when `hosts` is aligned with them (a host without a dict
-    there stopped before its validation: refused)."""
+    there stopped before its validation: refused). action: the word of the refusal (rollback, deploy)."""
     hosts = list(hosts)
     if names is not None:
         hosts = [h if isinstance(h, dict) and h.get("host") else {"host": name, "error": NOT_VALIDATED}
@@ -62,22 +62,22 @@ def plan(hosts, requested="", names=None):
     if refused:
         result["refuse"] = True
         result["message"] = (
-            ["refusing the rollback to '%s': it cannot go on on %d of %d host(s). Nothing was changed on any host."
-             % (requested, len(refused), len(hosts))]
+            ["refusing the %s to '%s': it cannot go on on %d of %d host(s). Nothing was changed on any host."
+             % (action, requested, len(refused), len(hosts))]
             + ["  %s: %s" % (h["host"], _first_line(h["error"])) for h in refused])
         return result
     if len(targets) > 1:
         result["refuse"] = True
         result["message"] = (
-            ["refusing the rollback to '%s': it resolves to different commits on the hosts (give a full SHA every host "
-             "has). Nothing was changed on any host." % requested]
+            ["refusing the %s to '%s': it resolves to different commits on the hosts (give a full SHA every host "
+             "has). Nothing was changed on any host." % (action, requested)]
             + ["  %s: %s" % (", ".join(on), sha[:12]) for sha, on in sorted(targets.items(), key=lambda i: i[1])])
         return result
     result["target"] = next(iter(targets), "")
     for host in hosts:
         result[_plan_kind(host)].append(host["host"])
     width = max([len(h["host"]) for h in hosts] + [4])
-    result["lines"] = ["fleet plan: %s -> %s on %d host(s)" % (requested, result["target"][:12], len(hosts))] + [
+    result["lines"] = ["fleet plan: %s -> %s on %d host(s), %s" % (requested, result["target"][:12], len(hosts), action)] + [
         "  %s  %s -> %s  %s" % (h["host"].ljust(width), str(h.get("from", ""))[:12], result["target"][:12],
                                 PLAN_WORDS[_plan_kind(h)])
         for h in hosts]
@@ -158,9 +158,14 @@ def progress(hosts, max_fail_percentage=0):
     return {"stop": stopped_by > 0, "stopped_by_batch": stopped_by, "batch": len(batches) + 1}
 
 
-def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0):
-    """Play 3: which hosts go back, the fleet's outcome and the per-host table."""
+def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None):
+    """Play 3 (deploy: play 5): which hosts go back, the fleet's outcome and the per-host table.
+
+    database: a deploy's database steps, run once before the batches (docs/fleet.md): `error` (the step
+    that stopped the run before any switch, '' when none), `touched` (migrations ran), `restored` (put
+    back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restored_error`."""
     hosts = [h for h in hosts if isinstance(h, dict)]
+    database = database or {}
     stop = progress(hosts, max_fail_percentage)
     failed_any = any(h.get("outcome") in FAILED for h in hosts)
     put_back = []
@@ -174,11 +179,55 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0):
         fleet = "mixed"
     else:
         fleet = "reverted"
+    if database.get("error") and fleet == "healthy":
+        fleet = "reverted"  # stopped before any host switched
+    if fleet == "reverted" and database.get("touched") and not database.get("restored"):
+        fleet = "failed"  # the code is back, the schema is not
     return {"outcome": fleet, "put_back": put_back, "stopped_by_batch": stop["stopped_by_batch"],
             "failed": [h["host"] for h in hosts if h.get("outcome") in FAILED],
             "skipped": [h["host"] for h in hosts if not h.get("outcome")],
             "batches": [[h["host"] for h in batch] for batch in _batches(hosts)],
-            "lines": table(hosts, target)}
+            "record": bool(database.get("touched")) or any(h.get("outcome") not in ("", "noop", None) for h in hosts),
+            "lines": table(hosts, target) + database_lines(database)}
+
+
+def restore_database(hosts, database, allow_mixed=False):
+    """Deploy, after the batches: put the shared database back from the pre-deploy backup?
+
+    Yes when its migrations ran and the fleet goes back: a database step failed, or a host failed and
+    the hosts on the target go back too (not app_allow_mixed with a host healthy on the target)."""
+    database = database or {}
+    if not database.get("touched"):
+        return False
+    if database.get("error"):
+        return True
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    if not any(h.get("outcome") in FAILED for h in hosts):
+        return False
+    return not (allow_mixed and any(h.get("outcome") == "healthy" for h in hosts))
+
+
+def database_lines(database):
+    """The summary's lines about a deploy's database steps (none for a rollback)."""
+    if not database:
+        return []
+    lines = []
+    if database.get("backup"):
+        lines.append("database: pre-deploy backup %s" % database["backup"])
+    if database.get("migrations"):
+        lines.append("database: migrations applied once: %s" % ", ".join(database["migrations"]))
+    if database.get("error"):
+        lines.append("database: the deploy stopped at the %s step, before any host switched: %s"
+                     % (database.get("stage", "?"), _first_line(database["error"])))
+        if not database.get("touched"):
+            lines.append("database: not changed; no host was touched")
+    if database.get("restored"):
+        lines.append("database: RESTORED from the pre-deploy backup (the failed release's database is kept as %s)"
+                     % database.get("kept_as", "?"))
+    elif database.get("restore_error"):
+        lines.append("database: NOT restored: %s - restore it: playbooks/db_restore.yml -e backup=%s -e confirm=yes"
+                     % (_first_line(database["restore_error"]), database.get("backup", "<the pre-deploy backup>")))
+    return lines
 
 
 WHAT = {"": "not touched (a batch before it failed)", "noop": "already there, nothing to do",

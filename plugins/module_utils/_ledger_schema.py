@@ -40,11 +40,12 @@ SCHEMA = {
     # A run over a group of app servers, on the fleet's lock host (docs/fleet.md): the hosts, batches and
     # per-host outcomes (`fleet`); each switched host has its own release record too. Not a release itself.
     "fleet_rollback": (("to_commit", "fleet"), ("healthy", "reverted", "mixed", "failed")),  # quick_rollback.yml
+    "fleet_deploy": (("to_commit", "fleet"), ("healthy", "reverted", "mixed", "failed")),    # deploy.yml
 }
 
 # Records about a run over several hosts: release readers (previous, kept images, list_releases) skip them,
 # the hosts' own records say what ran where.
-FLEET_ACTIONS = ("fleet_rollback",)
+FLEET_ACTIONS = ("fleet_rollback", "fleet_deploy")
 
 
 def _missing(record, keys, empty_allowed=False):

@@ -18,7 +18,8 @@ def ids(cases):
 
 @pytest.mark.parametrize("case", TABLE["plan"], ids=ids(TABLE["plan"]))
 def test_fleet_plan(case):
-    result = fleet_plan(iter(case["hosts"]), requested=case["requested"], names=case.get("names"))
+    result = fleet_plan(iter(case["hosts"]), requested=case["requested"], names=case.get("names"),
+                        action=case.get("action", "rollback"))
     assert {key: result[key] for key in case["expect"]} == case["expect"]
     if not result["refuse"]:
         assert len(result["lines"]) == 1 + len(case["hosts"])
@@ -31,6 +32,26 @@ def test_fleet_progress(case):
 
 @pytest.mark.parametrize("case", TABLE["outcome"], ids=ids(TABLE["outcome"]))
 def test_fleet_outcome(case):
-    result = fleet_outcome(case["hosts"], target="A" * 40, allow_mixed=case.get("allow_mixed", False))
+    result = fleet_outcome(case["hosts"], target="A" * 40, allow_mixed=case.get("allow_mixed", False),
+                           database=case.get("database"))
     assert {key: result[key] for key in case["expect"]} == case["expect"]
-    assert [line.split()[0] for line in result["lines"]] == [h["host"] for h in case["hosts"]]
+    hosts = [h["host"] for h in case["hosts"]]
+    assert [line.split()[0] for line in result["lines"][:len(hosts)]] == hosts
+    database_lines = result["lines"][len(hosts):]
+    assert all(line.startswith("database: ") for line in database_lines)
+    assert bool(database_lines) == bool(case.get("database"))
+
+
+def test_fleet_outcome_database_lines_say_what_happened_to_the_database():
+    hosts = [{"host": "a", "batch": 1, "outcome": "put_back"}, {"host": "b", "batch": 2, "outcome": "reverted"}]
+    lines = fleet_outcome(hosts, database={"touched": True, "backup": "/b/pre.dump", "migrations": ["m2", "m3"],
+                                           "restored": True, "kept_as": "db_pre_restore_9"})["lines"][2:]
+    assert lines == ["database: pre-deploy backup /b/pre.dump", "database: migrations applied once: m2, m3",
+                     "database: RESTORED from the pre-deploy backup (the failed release's database is kept as "
+                     "db_pre_restore_9)"]
+    lines = fleet_outcome(hosts, database={"touched": True, "backup": "/b/pre.dump", "restore_error": "disk full"})
+    assert lines["lines"][-1] == ("database: NOT restored: disk full - restore it: playbooks/db_restore.yml "
+                                  "-e backup=/b/pre.dump -e confirm=yes")
+    stopped = fleet_outcome([{"host": "a"}], database={"error": "failed on the copy", "stage": "rehearsal"})["lines"]
+    assert stopped[1:] == ["database: the deploy stopped at the rehearsal step, before any host switched: failed on "
+                           "the copy", "database: not changed; no host was touched"]

@@ -24,6 +24,9 @@ VALID = {
     "fleet_rollback": {"to_commit": SHA_A, "outcome": "reverted", "requested": "v1",
                        "fleet": {"hosts": {"app-1": {"outcome": "put_back"}, "app-2": {"outcome": "reverted"}},
                                  "batches": [["app-1"], ["app-2"]]}},
+    "fleet_deploy": {"to_commit": SHA_A, "outcome": "healthy", "requested": "v2",
+                     "fleet": {"hosts": {"app-1": {"outcome": "healthy"}}, "batches": [["app-1"]],
+                               "database": {"backup": "/b/x.dump", "migrations": ["20250201000000_add_tags"]}}},
 }
 
 CASES = [
