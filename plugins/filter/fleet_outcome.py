@@ -55,7 +55,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
-    C(stopped_by_batch), C(record) (the run changed something: the fleet's ledger record is written),
+    C(stopped_by_batch), C(record) (the run changed something, so the fleet's ledger record is written),
     C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup) and C(lines)
     (the summary table).
   type: dict
