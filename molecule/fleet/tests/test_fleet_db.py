@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import APP_DIR, docker_exec_host, flat, play
+from test_fleet import API_PORT, health
 
 HOSTS = ("mr-fleet-1", "mr-fleet-2", "mr-fleet-3")
 LOCK_HOST = "mr-fleet-1"
 OTHERS = ("mr-fleet-2", "mr-fleet-3")
-API_PORT = {"mr-fleet-1": 23610, "mr-fleet-2": 23611, "mr-fleet-3": 23612}
 DB_PORT = 25610
 STATE = "/var/lib/maverick-rollback"
 BACKUPS = STATE + "/backups"
@@ -83,14 +83,6 @@ def api(server, name):
     started, finished = server.check_output(
         "docker inspect --format '{{.State.StartedAt}} {{.State.FinishedAt}}' %s" % cid).split()
     return cid, when(started), when(finished)
-
-
-def health(server, name):
-    out = server.run("curl -s http://127.0.0.1:%d/health" % API_PORT[name])
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {}
 
 
 def snapshot(servers):
