@@ -57,10 +57,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
+  description: >-
+    C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
     C(stopped_by_batch), C(record) (the run changed something: the fleet's ledger record is written),
     C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup; a full rollback's
-    restored one is put back), C(back) (a full rollback going back: every host not on the target before the run),
+    restored one is put back), C(back) (a full rollback going back, every host not on the target before the run),
     C(back_outcome) (a host's outcome before going back -> [healthy after it, not healthy]) and C(lines)
     (the summary table).
   type: dict
