@@ -42,6 +42,9 @@ options:
         switch), C(stage), C(touched) (migrations ran), C(restored), C(restore_error), C(kept_as), C(backup),
         C(migrations). A stop before any switch makes the outcome C(reverted); migrations that ran and were not put
         back make a C(reverted) fleet C(failed). Adds the database lines to the summary.
+      - A full rollback's restore (C(kind=full_rollback), playbooks/full_rollback.yml) - C(touched) (the backup was
+        swapped in), C(restored) (the previous database put back), C(restore_error), C(kept_as), C(backup), C(error),
+        C(stage); then RV(_value.back) names the hosts that go back on the release they ran.
     type: dict
     default: {}
 """
@@ -54,9 +57,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
-    C(stopped_by_batch), C(record) (the run changed something, so the fleet's ledger record is written),
-    C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup) and C(lines)
+  description: >-
+    C(outcome), C(put_back), C(failed), C(skipped) (host names), C(batches) (host names per batch),
+    C(stopped_by_batch), C(record) (the run changed something: the fleet's ledger record is written),
+    C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup; a full rollback's
+    restored one is put back), C(back) (a full rollback going back, every host not on the target before the run),
+    C(back_outcome) (a host's outcome before going back -> [healthy after it, not healthy]) and C(lines)
     (the summary table).
   type: dict
 """

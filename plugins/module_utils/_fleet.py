@@ -10,7 +10,9 @@ Each host of the play carries one dict (the fact __app_fleet_host), filled in as
   reuse     the target's images are kept there (no build); noop: it runs the target already
   batch     the serial batch that switched it (0: not reached)
   outcome   '' (not reached), noop, healthy, reverted (its gate failed, back on `from`),
-            failed (not healthy, not back), put_back (healthy, then back on `from` for the fleet)
+            failed (not healthy, not back), put_back (healthy, then back on `from` for the fleet),
+            restarted (a full rollback's host not switched: its app, stopped for the restore, started
+            again on `from`)
 The filters fleet_plan, fleet_progress and fleet_outcome read a list of them; fleet_previous
 reads each host's ledger annotations (commit=previous on a group).
 """
@@ -163,7 +165,10 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
 
     database: a deploy's database steps, run once before the batches (docs/fleet.md): `error` (the step
     that stopped the run before any switch, '' when none), `touched` (migrations ran), `restored` (put
-    back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restored_error`."""
+    back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restored_error`.
+    A full rollback's (kind: full_rollback): `touched` (the backup was swapped in), `restored` (the
+    previous database put back), `restore_error` (putting it back failed), `backup`, `kept_as` (the
+    replaced database), `error`, `stage`. Its `back` are the hosts that go back on their release."""
     hosts = [h for h in hosts if isinstance(h, dict)]
     database = database or {}
     stop = progress(hosts, max_fail_percentage)
@@ -184,6 +189,8 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
     if fleet == "reverted" and database.get("touched") and not database.get("restored"):
         fleet = "failed"  # the code is back, the schema is not
     return {"outcome": fleet, "put_back": put_back, "stopped_by_batch": stop["stopped_by_batch"],
+            "back": full_rollback_back(hosts, database) if database.get("kind") == "full_rollback" else [],
+            "back_outcome": BACK_OUTCOME,
             "failed": [h["host"] for h in hosts if h.get("outcome") in FAILED],
             "skipped": [h["host"] for h in hosts if not h.get("outcome")],
             "batches": [[h["host"] for h in batch] for batch in _batches(hosts)],
@@ -207,10 +214,54 @@ def restore_database(hosts, database, allow_mixed=False):
     return not (allow_mixed and any(h.get("outcome") == "healthy" for h in hosts))
 
 
+def full_rollback_back(hosts, database):
+    """A full rollback after its switch play: the hosts that go back on the release they ran.
+
+    The database was restored once before any host switched, with the app of every host stopped. When
+    the run goes back (a database step failed, or a host failed its switch), every host but those that
+    ran the target already goes back on its own release (kept images) and is gated, after the previous
+    database is put back: switched ones, reverted ones (the database changed under them again) and the
+    ones never reached (their app is stopped). [] when every host is healthy on the target."""
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    database = database or {}
+    if not database.get("error") and not any(h.get("outcome") in FAILED for h in hosts):
+        return []
+    return [h["host"] for h in hosts if h.get("outcome") != "noop"]
+
+
+# A full rollback's host after going back: its outcome before -> (healthy again, not healthy).
+BACK_OUTCOME = {"": ("restarted", "failed"), "healthy": ("put_back", "failed"),
+                "reverted": ("reverted", "failed"), "failed": ("reverted", "failed")}
+
+
+def full_rollback_database_lines(database):
+    """The summary's lines about a full rollback's one restore."""
+    lines = []
+    kept = database.get("kept_as") or "<db>_pre_restore_<ts>"
+    if database.get("touched"):
+        lines.append("database: restored once from %s (the replaced database is kept as %s)"
+                     % (database.get("backup") or "?", kept))
+    if database.get("error"):
+        lines.append("database: the full rollback stopped at the %s step: %s"
+                     % (database.get("stage", "?"), _first_line(database["error"])))
+        if not database.get("touched"):
+            lines.append("database: not replaced; every host's app started again on the release it ran")
+    if database.get("restored"):
+        lines.append("database: PUT BACK: the previous database is live again (the one restored from the backup is "
+                     "kept as <db>_restore_<ts>)")
+    elif database.get("restore_error"):
+        lines.append("database: NOT put back: %s - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
+                     "-e db_restore_undo_database=%s -e db_restore_confirm=yes"
+                     % (_first_line(database["restore_error"]), kept))
+    return lines
+
+
 def database_lines(database):
-    """The summary's lines about a deploy's database steps (none for a rollback)."""
+    """The summary's lines about a deploy's or a full rollback's database steps (none for a rollback)."""
     if not database:
         return []
+    if database.get("kind") == "full_rollback":
+        return full_rollback_database_lines(database)
     lines = []
     if database.get("backup"):
         lines.append("database: pre-deploy backup %s" % database["backup"])
@@ -232,7 +283,8 @@ def database_lines(database):
 
 WHAT = {"": "not touched (a batch before it failed)", "noop": "already there, nothing to do",
         "healthy": "switched, healthy", "reverted": "its health gate failed: back on the previous release",
-        "failed": "NOT HEALTHY: see its summary", "put_back": "switched, then back on the previous release (fleet)"}
+        "failed": "NOT HEALTHY: see its summary", "put_back": "switched, then back on the previous release (fleet)",
+        "restarted": "not switched (the run stopped before it); its app started again on its release"}
 
 
 def table(hosts, target=""):

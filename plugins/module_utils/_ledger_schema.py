@@ -41,11 +41,12 @@ SCHEMA = {
     # per-host outcomes (`fleet`); each switched host has its own release record too. Not a release itself.
     "fleet_rollback": (("to_commit", "fleet"), ("healthy", "reverted", "mixed", "failed")),  # quick_rollback.yml
     "fleet_deploy": (("to_commit", "fleet"), ("healthy", "reverted", "mixed", "failed")),    # deploy.yml
+    "fleet_full_rollback": (("to_commit", "fleet"), ("healthy", "reverted", "failed")),       # full_rollback.yml
 }
 
 # Records about a run over several hosts: release readers (previous, kept images, list_releases) skip them,
 # the hosts' own records say what ran where.
-FLEET_ACTIONS = ("fleet_rollback", "fleet_deploy")
+FLEET_ACTIONS = ("fleet_rollback", "fleet_deploy", "fleet_full_rollback")
 
 
 def _missing(record, keys, empty_allowed=False):

@@ -580,12 +580,22 @@ GATE_CASES = [
 ]
 
 
+def flat_tasks(tasks: list) -> list:
+    """The tasks of a list, those inside blocks too (full_rollback.yml: one server's path is a block)."""
+    out = []
+    for task in tasks or []:
+        out.append(task)
+        for key in ("block", "rescue", "always"):
+            out.extend(flat_tasks(task.get(key)))
+    return out
+
+
 def gate_tasks(playbook: str) -> tuple[dict, list]:
     """(vars, tasks) to run a playbook's input checks outside the playbook."""
     where, names = GATES[playbook]
     plays = load_playbook(playbook)
     variables = {k: v for play in plays for k, v in (play.get("vars") or {}).items()}
-    tasks = [t for play in plays for t in play.get("tasks", [])]
+    tasks = [t for play in plays for t in flat_tasks(play.get("tasks", []))]
     if where == "role":
         role = PROJECT_DIR / "roles" / playbook_roles(playbook)[0][0]
         app = PROJECT_DIR / "roles" / "app"  # the app contract every role depends on

@@ -55,3 +55,23 @@ def test_fleet_outcome_database_lines_say_what_happened_to_the_database():
     stopped = fleet_outcome([{"host": "a"}], database={"error": "failed on the copy", "stage": "rehearsal"})["lines"]
     assert stopped[1:] == ["database: the deploy stopped at the rehearsal step, before any host switched: failed on "
                            "the copy", "database: not changed; no host was touched"]
+
+
+def test_fleet_outcome_full_rollback_lines_and_the_outcome_after_going_back():
+    hosts = [{"host": "a", "batch": 1, "outcome": "put_back"}, {"host": "b", "batch": 2, "outcome": "reverted"},
+             {"host": "c", "batch": 0, "outcome": "restarted"}]
+    result = fleet_outcome(hosts, database={"kind": "full_rollback", "touched": True, "backup": "/b/pre.dump",
+                                            "kept_as": "db_pre_restore_9", "restored": True})
+    assert result["lines"][3:] == [
+        "database: restored once from /b/pre.dump (the replaced database is kept as db_pre_restore_9)",
+        "database: PUT BACK: the previous database is live again (the one restored from the backup is kept as "
+        "<db>_restore_<ts>)"]
+    assert result["lines"][2].endswith("not switched (the run stopped before it); its app started again on its release")
+    failed = fleet_outcome(hosts[:1], database={"kind": "full_rollback", "touched": True, "kept_as": "db_pre_restore_9",
+                                                "restore_error": "disk full"})["lines"][-1]
+    assert failed == ("database: NOT put back: disk full - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
+                      "-e db_restore_undo_database=db_pre_restore_9 -e db_restore_confirm=yes")
+    back = fleet_outcome(hosts)["back_outcome"]
+    assert [back[before][0] for before in ("", "healthy", "reverted", "failed")] == [
+        "restarted", "put_back", "reverted", "reverted"]
+    assert {back[before][1] for before in back} == {"failed"}

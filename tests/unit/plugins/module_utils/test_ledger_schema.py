@@ -27,6 +27,9 @@ VALID = {
     "fleet_deploy": {"to_commit": SHA_A, "outcome": "healthy", "requested": "v2",
                      "fleet": {"hosts": {"app-1": {"outcome": "healthy"}}, "batches": [["app-1"]],
                                "database": {"backup": "/b/x.dump", "migrations": ["20250201000000_add_tags"]}}},
+    "fleet_full_rollback": {"to_commit": SHA_A, "outcome": "reverted", "requested": "v1",
+                            "fleet": {"hosts": {"app-1": {"outcome": "put_back"}, "app-2": {"outcome": "restarted"}},
+                                      "database": {"kind": "full_rollback", "touched": True, "restored": True}}},
 }
 
 CASES = [
