@@ -136,7 +136,7 @@ def test_deploy_backs_up_and_migrates_once_then_switches_the_canary_first(server
     assert proc.stdout.count(MIGRATE_TASK) == 1 and renamed(h1) == 1
     assert len(backups(h1)) == len(files["mr-fleet-1"]) + 1
     assert all(backups(servers[n]) == files[n] for n in ("mr-fleet-2", "mr-fleet-3"))
-    started = {}
+    started, run_ids = {}, set()
     for name, server in servers.items():
         assert head(server) == v5, name
         cid, image, started[name] = api_container(server, name)
@@ -145,10 +145,12 @@ def test_deploy_backs_up_and_migrates_once_then_switches_the_canary_first(server
         record = ledger(server)[-1 if name != LOCK_HOST else -2]
         assert (record["action"], record["from_commit"], record["to_commit"], record["outcome"]) == (
             "deploy", v2, v5, "healthy"), name
+        run_ids.add(record["run_id"])
     # the canary started before the other two (ISO timestamps, one clock)
     assert started["mr-fleet-1"] < min(started["mr-fleet-2"], started["mr-fleet-3"])
     fleet = ledger(h1)[-1]
     assert (fleet["action"], fleet["outcome"]) == ("fleet_deploy", "healthy")
+    assert run_ids == {fleet["run_id"]}  # one run id for every host's record and the fleet's
     assert fleet["fleet"]["batches"] == [["mr-fleet-1"], ["mr-fleet-2", "mr-fleet-3"]]
     assert fleet["fleet"]["database"]["migrations"] == [RENAME]
     assert not h1.file(LOCK).exists

@@ -174,6 +174,7 @@ def test_full_rollback_restores_the_database_once_and_every_host_runs_the_target
     # the ledgers: one restore (the lock host), one rollback per host, one fleet record
     new = {n: ledger(s)[records[n]:] for n, s in servers.items()}
     restores = [r for n in HOSTS for r in new[n] if r["action"].startswith("restore")]
+    run_ids = {r["run_id"] for n in HOSTS for r in new[n]}
     assert [(r["action"], r["outcome"], r["backup"]) for r in restores] == [("restore", "restored", backup)]
     assert restores[0] in new[LOCK_HOST]
     for name in HOSTS:
@@ -190,6 +191,7 @@ def test_full_rollback_restores_the_database_once_and_every_host_runs_the_target
     database = fleet["fleet"]["database"]
     assert (database["backup"], database["kept_as"], database["touched"], database["restored"]) == (
         backup, aside[0], True, False)
+    assert len(run_ids) == 1, run_ids  # one run: every host's records and the fleet's
     # no host made a backup of its own (the safety backup is the lock host's, in its own directory)
     assert all(backups(servers[n]) == files[n] for n in HOSTS)
     assert not h1.file(LOCK).exists
