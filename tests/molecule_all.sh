@@ -15,10 +15,12 @@ JOBS="${MOLECULE_JOBS:-3}"
 LOGS=.sandbox/molecule
 # Longest first (seconds, three streams, nothing else running, 2026-12-06):
 # db_backup_restore 816, deploy 714, ledgerly 580, quick_rollback 528,
-# migration_resolve 443, emergency_restart 282, fleet 247, ecosystem 246,
-# github_redeploy 222, health_check 142. A scenario not listed here runs last.
-ORDER=(db_backup_restore deploy ledgerly quick_rollback migration_resolve
-       emergency_restart fleet ecosystem github_redeploy health_check)
+# migration_resolve 443, emergency_restart 282, ecosystem 246,
+# github_redeploy 222, health_check 142; fleet since has four test files
+# (rollback, database playbooks, deploy, full rollback): 858 s alone, so first.
+# A scenario not listed here runs last.
+ORDER=(fleet db_backup_restore deploy ledgerly quick_rollback migration_resolve
+       emergency_restart ecosystem github_redeploy health_check)
 
 scenarios() {
   local s
