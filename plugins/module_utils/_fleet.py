@@ -276,7 +276,8 @@ def database_lines(database):
         lines.append("database: RESTORED from the pre-deploy backup (the failed release's database is kept as %s)"
                      % database.get("kept_as", "?"))
     elif database.get("restore_error"):
-        lines.append("database: NOT restored: %s - restore it: playbooks/db_restore.yml -e backup=%s -e confirm=yes"
+        lines.append("database: NOT restored: %s - restore it: playbooks/db_restore.yml -e db_restore_backup=%s "
+                     "-e db_restore_confirm=yes"
                      % (_first_line(database["restore_error"]), database.get("backup", "<the pre-deploy backup>")))
     return lines
 

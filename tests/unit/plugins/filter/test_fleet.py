@@ -51,7 +51,7 @@ def test_fleet_outcome_database_lines_say_what_happened_to_the_database():
                      "db_pre_restore_9)"]
     lines = fleet_outcome(hosts, database={"touched": True, "backup": "/b/pre.dump", "restore_error": "disk full"})
     assert lines["lines"][-1] == ("database: NOT restored: disk full - restore it: playbooks/db_restore.yml "
-                                  "-e backup=/b/pre.dump -e confirm=yes")
+                                  "-e db_restore_backup=/b/pre.dump -e db_restore_confirm=yes")
     stopped = fleet_outcome([{"host": "a"}], database={"error": "failed on the copy", "stage": "rehearsal"})["lines"]
     assert stopped[1:] == ["database: the deploy stopped at the rehearsal step, before any host switched: failed on "
                            "the copy", "database: not changed; no host was touched"]
