@@ -165,7 +165,7 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
 
     database: a deploy's database steps, run once before the batches (docs/fleet.md): `error` (the step
     that stopped the run before any switch, '' when none), `touched` (migrations ran), `restored` (put
-    back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restored_error`.
+    back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restore_error`.
     A full rollback's (kind: full_rollback): `touched` (the backup was swapped in), `restored` (the
     previous database put back), `restore_error` (putting it back failed), `backup`, `kept_as` (the
     replaced database), `error`, `stage`. Its `back` are the hosts that go back on their release."""
@@ -203,15 +203,18 @@ def restore_database(hosts, database, allow_mixed=False):
 
     Yes when its migrations ran and the fleet goes back: a database step failed, or a host failed and
     the hosts on the target go back too (not app_allow_mixed with a host healthy on the target)."""
+    hosts = [h for h in hosts if isinstance(h, dict)]
     database = database or {}
-    if not database.get("touched"):
+    if not database.get("touched") or not _going_back(hosts, database):
         return False
     if database.get("error"):
         return True
-    hosts = [h for h in hosts if isinstance(h, dict)]
-    if not any(h.get("outcome") in FAILED for h in hosts):
-        return False
     return not (allow_mixed and any(h.get("outcome") == "healthy" for h in hosts))
+
+
+def _going_back(hosts, database):
+    """A database step stopped the run, or a host failed its switch (hosts: their dicts)."""
+    return bool(database.get("error")) or any(h.get("outcome") in FAILED for h in hosts)
 
 
 def full_rollback_back(hosts, database):
@@ -223,8 +226,7 @@ def full_rollback_back(hosts, database):
     database is put back: switched ones, reverted ones (the database changed under them again) and the
     ones never reached (their app is stopped). [] when every host is healthy on the target."""
     hosts = [h for h in hosts if isinstance(h, dict)]
-    database = database or {}
-    if not database.get("error") and not any(h.get("outcome") in FAILED for h in hosts):
+    if not _going_back(hosts, database or {}):
         return []
     return [h["host"] for h in hosts if h.get("outcome") != "noop"]
 
