@@ -6,6 +6,7 @@ outputs), the options -> the facts reported and one line per missing piece with 
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -37,16 +38,19 @@ NO_COMPOSE = (1, "", "docker: 'compose' is not a docker command.\nSee 'docker --
 DUBIOUS = (128, "", "fatal: detected dubious ownership in repository at '/opt/app'\n")
 
 
-class FakeProbe:
-    def __init__(self, absent=(), answers=None):
+class FakeProbe(preflight.Probe):
+    """The module's Probe (prefetch, the answers it keeps) over canned answers."""
+
+    def __init__(self, absent=(), answers=None):  # pylint: disable=super-init-not-called
         self.paths = {k: v for k, v in PATHS.items() if k not in absent}
         self.answers = dict(ANSWERS, **(answers or {}))
         self.calls = []
+        self._answers = {}
 
     def which(self, name):
         return self.paths.get(name)
 
-    def run(self, argv):
+    def execute(self, argv):
         self.calls.append(argv)
         words = [os.path.basename(argv[0])] + list(argv[1:])
         joined = " ".join(words)
@@ -217,6 +221,28 @@ def test_the_module_needs_only_the_standard_library():
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module if node.module.startswith("ansible") else node.module.split(".")[0])
-    third_party = {r for r in roots if r not in ("__future__", "os", "re", "sys")
+    third_party = {r for r in roots if r not in ("__future__", "concurrent", "os", "re", "sys")
                    and not r.startswith(("ansible.module_utils", "ansible_collections.maverick.rollback.plugins.module_utils"))}
     assert third_party == set()
+
+
+class BarrierProbe(FakeProbe):
+    """Each probe waits until every prefetched probe has started: probes run one after
+    another break the barrier (its timeout only ends a failing test)."""
+
+    def __init__(self, parties):
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=10)
+
+    def execute(self, argv):
+        self.barrier.wait()
+        return super().execute(argv)
+
+
+def test_prefetch_runs_every_probe_at_once_and_collect_reads_its_answers(app):
+    _git, _docker, argvs = preflight.probes(FakeProbe(), params(app))
+    assert set(argvs) == {"git", "work_tree", "docker", "compose", "docker_server", "compose_config"} | set(preflight.PG_TOOLS)
+    probe = BarrierProbe(len(argvs))
+    tools, facts, _prisma, missing = preflight.collect(probe, params(app), "3.11.2")
+    assert missing == [] and tools["compose"] == "2.40.3" and facts["work_tree"] is True
+    assert sorted(map(tuple, probe.calls)) == sorted(map(tuple, argvs.values()))  # each once, none again
