@@ -12,14 +12,17 @@ name: host_pattern
 short_description: The host pattern of a play's C(hosts) line, checked
 version_added: 0.1.0
 description:
-  - Every play of the collection's playbooks runs on C({{ target | default('lifetracker') | maverick.rollback.host_pattern }}):
-    the inventory group or host(s) given as O(_input), trimmed.
+  - >-
+    Every play of the collection's playbooks runs on
+    C({{ target | default('lifetracker') | maverick.rollback.host_pattern }}), the inventory group or host(s)
+    given as O(_input), trimmed.
   - Refuses an empty pattern or one with a line break (an AWX survey answer pasted with one), naming C(target),
     before any host is contacted.
-  - Why on the C(hosts) line: a play's C(hosts) is templated in ansible-playbook's main process, so this first
+  - >-
+    Why on the C(hosts) line - a play's C(hosts) is templated in ansible-playbook's main process, so this first
     use of a C(maverick.rollback) filter loads the collection's filters there once. Otherwise ansible-core
     2.19 loads every filter file of the collection again in the worker process of each task that uses one
-    (about 70 ms of CPU a task and host, measured; docs/performance.md).
+    (about 70 ms of CPU a task and host, measured, docs/performance.md).
 options:
   _input:
     description: The pattern (a group, a host, or Ansible's pattern syntax such as C(web:&eu)).

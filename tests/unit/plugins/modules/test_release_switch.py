@@ -1,0 +1,114 @@
+"""release_switch: the checkout, the tags and one compose up, in the runbook's order, as argument lists."""
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.maverick.rollback.plugins.modules import release_switch
+
+SHA = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"
+BASE = {"project_dir": "/opt/app", "compose_project": "", "commit": "", "tags": {}, "up": True, "build": False,
+        "services": []}
+GIT = ["git", "-C", "/opt/app"]
+UP = ["docker", "compose", "--project-directory", "/opt/app"]
+FLAGS = ["up", "--detach", "--no-color", "--quiet-pull"]
+
+PLANS = [
+    # (id, params, [(step, argv)])
+    ("rollback on kept images",
+     {"commit": SHA, "tags": {"app-api:latest": "sha256:aa", "app-web:latest": "sha256:bb"}, "services": ["api", "web"]},
+     [("checkout", GIT + ["checkout", "--quiet", "--detach", SHA]),
+      ("tag", ["docker", "tag", "sha256:aa", "app-api:latest"]),
+      ("tag", ["docker", "tag", "sha256:bb", "app-web:latest"]),
+      ("up", UP + FLAGS + ["--no-build", "--no-deps", "--", "api", "web"])]),
+    ("never built: build, every service, named project",
+     {"commit": SHA[:12], "build": True, "compose_project": "lt"},
+     [("checkout", GIT + ["checkout", "--quiet", "--detach", SHA[:12]]),
+      ("up", ["docker", "compose", "--project-directory", "/opt/app", "--project-name", "lt"] + FLAGS + ["--build"])]),
+    ("a deploy before its migrations: no up",
+     {"commit": SHA, "up": False}, [("checkout", GIT + ["checkout", "--quiet", "--detach", SHA])]),
+    ("a deploy after its migrations: up only", {}, [("up", UP + FLAGS + ["--no-build"])]),
+    ("nothing to do", {"up": False}, []),
+]
+
+
+@pytest.mark.parametrize("params,steps", [c[1:] for c in PLANS], ids=[c[0] for c in PLANS])
+def test_plan(params, steps):
+    assert release_switch.plan(dict(BASE, **params)) == steps
+
+
+REFUSALS = [
+    ({"commit": "main"}, "refusing commit 'main'"),
+    ({"commit": "--orphan=x"}, "refusing commit"),
+    ({"tags": {"-f": "sha256:aa"}}, "refusing tags"),
+    ({"tags": {"app-api:latest": "--help"}}, "refusing tags"),
+    ({"tags": {"app-api:latest": ""}}, "refusing tags"),
+    ({"services": ["api", "--build"]}, "refusing services"),
+    ({"services": [""]}, "refusing services"),
+    ({"commit": SHA, "tags": {"app-api:latest": "sha256:aa"}, "services": ["api"]}, ""),
+]
+
+
+@pytest.mark.parametrize("params,message", REFUSALS, ids=[repr(r[0])[:50] for r in REFUSALS])
+def test_refusal(params, message):
+    refused = release_switch.refusal(dict(BASE, **params))
+    assert refused.startswith(message) if message else refused == ""
+
+
+class FakeCli:
+    """Answers each command by its verb; records what ran."""
+
+    def __init__(self, fail=None):
+        self.fail, self.ran = fail, []
+
+    def run(self, argv):
+        self.ran.append(argv)
+        verb = "up" if "up" in argv else argv[1] if argv[0] == "docker" else argv[3]
+        if verb == self.fail:
+            return 1, "", "Error response from daemon: conflict\nno such image\n"
+        return 0, "", ""
+
+
+@pytest.mark.parametrize("fail,ran,failure", [
+    (None, ["checkout", "tag", "up"], None),
+    ("checkout", ["checkout"], "checkout"),
+    ("tag", ["checkout", "tag"], "tag"),
+    ("up", ["checkout", "tag", "up"], "up"),
+])
+def test_switch_stops_at_the_first_failed_step(fail, ran, failure):
+    cli = FakeCli(fail)
+    steps = release_switch.plan(dict(BASE, commit=SHA, tags={"app-api:latest": "sha256:aa"}))
+    done, failed = release_switch.switch(cli, steps)
+    assert [d["step"] for d in done] == ran and len(cli.ran) == len(ran)
+    assert (failed or {}).get("step") == failure
+    if failed:
+        assert failed["stderr_lines"][-1] == "no such image" and done[-1]["rc"] == 1
+
+
+def run_module(capsys, monkeypatch, cli, check=False, **params):
+    monkeypatch.setattr(release_switch, "Cli", lambda module, readonly: cli)
+    with patch_module_args(dict(params, _ansible_check_mode=check)):
+        with pytest.raises(SystemExit):
+            release_switch.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_check_mode_runs_nothing_and_lists_the_commands(capsys, monkeypatch):
+    cli = FakeCli()
+    result = run_module(capsys, monkeypatch, cli, check=True, project_dir="/opt/app", commit=SHA)
+    assert cli.ran == [] and result["changed"] is True
+    assert [s["step"] for s in result["steps"]] == ["checkout", "up"]
+
+
+def test_a_failed_up_names_the_step_and_its_error(capsys, monkeypatch):
+    result = run_module(capsys, monkeypatch, FakeCli("up"), project_dir="/opt/app", commit=SHA)
+    assert result["failed"] is True and result["step"] == "up" and result["changed"] is True
+    assert result["msg"] == "up failed (exit code 1): no such image"
+
+
+def test_a_refused_commit_changes_nothing(capsys, monkeypatch):
+    cli = FakeCli()
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit="HEAD; rm -rf /")
+    assert result["failed"] is True and cli.ran == [] and "Nothing was changed" in result["msg"]
