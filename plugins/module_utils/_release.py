@@ -169,12 +169,17 @@ def inspect_containers(run, ids):
     return json.loads(out or "[]")
 
 
-def docker_state(run, project, built):
-    """(project containers, running service -> image id, image ref -> id) for the project's built images."""
+def running_now(run, project, services):
+    """(project containers, service -> image id of its running container) for the listed services."""
     ids = must(run, docker_argv("ps", "-q", "--no-trunc", "--filter", "label=%s=%s" % (PROJECT_LABEL, project)),
                "docker ps").split()
     containers = inspect_containers(run, ids)
-    running = running_images(containers, project, list(built))
+    return containers, running_images(containers, project, list(services))
+
+
+def docker_state(run, project, built):
+    """(project containers, running service -> image id, image ref -> id) for the project's built images."""
+    containers, running = running_now(run, project, built)
     ids_by_ref = {}
     if built:
         filters = []

@@ -58,6 +58,19 @@ options:
     type: list
     elements: str
     default: []
+  project:
+    description:
+      - The Compose project name the containers carry (as M(maverick.rollback.release_facts) RV(project) reports
+        it), for RV(running).
+    type: str
+    default: ""
+  report:
+    description:
+      - Services whose running image RV(running) reports after C(up) (with O(project)) - what the release
+        ledger records, read in this call instead of another task.
+    type: list
+    elements: str
+    default: []
 author:
   - Maverick Applications
 notes:
@@ -102,6 +115,11 @@ steps:
       description: How long it took.
       type: float
   sample: [{step: checkout, argv: [git, -C, /opt/lifetracker, checkout, --quiet, --detach, 425da83ab2e6], rc: 0, seconds: 0.02}]
+running:
+  description: Service -> image id of its running container after C(up), for the services in O(report).
+  returned: success, when O(up) and O(report)
+  type: dict
+  sample: {api: "sha256:0c5e0b1d9f2a"}
 step:
   description: The step that failed.
   returned: failure
@@ -118,6 +136,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, running_now
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 _FLAGS = ["--detach", "--no-color", "--quiet-pull"]
 
@@ -171,6 +190,8 @@ def main():
             up=dict(type="bool", default=True),
             build=dict(type="bool", default=False),
             services=dict(type="list", elements="str", default=[]),
+            project=dict(type="str", default=""),
+            report=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -180,12 +201,19 @@ def main():
     steps = plan(module.params)
     if module.check_mode or not steps:
         module.exit_json(changed=bool(steps), steps=[{"step": s, "argv": a, "rc": None, "seconds": 0} for s, a in steps])
-    done, failure = switch(Cli(module, readonly=False), steps)
+    cli = Cli(module, readonly=False)
+    done, failure = switch(cli, steps)
     if failure:
         last = [line.strip() for line in failure["stderr_lines"] if line.strip()]
         module.fail_json(msg="%s failed (exit code %s)%s" % (failure["step"], failure["rc"], (": " + last[-1]) if last else ""),
                          changed=len(done) > 1, steps=done, step=failure["step"], stderr_lines=failure["stderr_lines"])
-    module.exit_json(changed=True, steps=done)
+    result = dict(changed=True, steps=done)
+    if module.params["up"] and module.params["report"] and module.params["project"]:
+        try:
+            result["running"] = running_now(cli.run, module.params["project"], module.params["report"])[1]
+        except ReleaseError as exc:  # switched: the caller reads the state again
+            module.warn("switched, but what runs now could not be read: %s" % exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,17 @@ class FakeCli:
         verb = "up" if "up" in argv else argv[1] if argv[0] == "docker" else argv[3]
         if verb == self.fail:
             return 1, "", "Error response from daemon: conflict\nno such image\n"
+        if verb == "ps":
+            return 0, "c1\nc2\nc3\n", ""
+        if verb == "inspect":
+            return 0, json.dumps([CONTAINER("api", "sha256:aa"), CONTAINER("web", "sha256:bb"),
+                                  CONTAINER("postgres", "sha256:pg")]), ""
         return 0, "", ""
+
+
+def CONTAINER(service, image, project="lt"):  # pylint: disable=invalid-name
+    return {"Image": image, "State": {"Running": True},
+            "Config": {"Labels": {"com.docker.compose.project": project, "com.docker.compose.service": service}}}
 
 
 @pytest.mark.parametrize("fail,ran,failure", [
@@ -112,3 +122,16 @@ def test_a_refused_commit_changes_nothing(capsys, monkeypatch):
     cli = FakeCli()
     result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit="HEAD; rm -rf /")
     assert result["failed"] is True and cli.ran == [] and "Nothing was changed" in result["msg"]
+
+
+def test_what_runs_after_the_up_is_reported_for_the_built_services(capsys, monkeypatch):
+    cli = FakeCli()
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA, project="lt", report=["api", "web"])
+    assert result["running"] == {"api": "sha256:aa", "web": "sha256:bb"}
+    assert [argv[1] for argv in cli.ran[-2:]] == ["ps", "inspect"]
+
+
+def test_nothing_is_reported_without_an_up(capsys, monkeypatch):
+    cli = FakeCli()
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA, up=False, project="lt", report=["api"])
+    assert "running" not in result and [argv[3] for argv in cli.ran] == ["checkout"]
