@@ -198,7 +198,7 @@ def test_a_run_in_flight_is_reported_before_anything_is_read(host, playbook, arg
         proc = play(playbook, *args)
         assert proc.returncode != 0
         out = flat(proc.stdout)
-        assert "Refuse while another run holds the app lock" in out
+        assert "Refuse before anything changes (another run" in out
         assert "another run holds the lock %s: night-shift on awx-1 (run inflight, AWX job 42)" % LOCK in out
         assert state(host) == before
         assert host.file(LOCK).content_string == holder

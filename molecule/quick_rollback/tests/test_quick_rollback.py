@@ -184,7 +184,7 @@ def test_second_concurrent_run_fails_on_the_lock(host):
             first.wait()
     assert second.returncode != 0
     assert "another run holds the lock" in second.stdout, second.stdout
-    assert "Refuse while another run holds the app lock" in second.stdout
+    assert "Refuse before anything changes (another run" in second.stdout
     assert first.returncode == 0, out
     assert head(host) == sha(host, "v2")
     assert not host.file(STATE + "/lock").exists
