@@ -79,6 +79,14 @@ options:
         this run id is the caller's own (a playbook that holds the lock and calls a role) and is not
         reported.
     type: str
+  check_server:
+    description:
+      - Also run M(maverick.rollback.preflight)'s checks of the server (the same code, the same options),
+        first, and return them as RV(server) - the quick rollback's one planning call on the 3 a.m. path.
+      - What is missing fails the module with preflight's message (one line per piece, with its fix)
+        before anything else is read.
+    type: bool
+    default: false
 notes:
   - O(project_dir) is the git work tree and the Compose project directory; O(compose_project)
     is also the project whose containers and images are read. The other connection options
@@ -91,6 +99,7 @@ attributes:
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
+  - maverick.rollback.server_check
 author:
   - Maverick Applications SRE (@maverickapplications)
 """
@@ -119,6 +128,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+server:
+  description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+  type: dict
+  returned: when O(check_server)
 from:
   description: Current commit (C(sha), C(subject)).
   type: dict
@@ -259,6 +272,7 @@ recent:
   returned: failure to resolve
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -269,6 +283,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import EXACT_COUNT_LIMIT_MB, PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._preflight import SERVER_ARGUMENT_SPEC, Probe, server_result
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, gather, migrations_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
@@ -315,6 +330,20 @@ def read_applied(module, conn, env_path):
     return names, error, facts
 
 
+def check_server(module):
+    """preflight's checks (its options; the env file named only when it is not the checkout's
+    .env, as the app role calls preflight). Fails the module with what is missing."""
+    params = dict(module.params)
+    if params["env_file"] == os.path.join(params["project_dir"], ".env"):
+        params["env_file"] = None
+    result, missing = server_result(Probe(module, params["timeout"]), params)
+    if result is None:
+        module.fail_json(msg=missing)
+    if missing:
+        module.fail_json(msg=missing, server=result)
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_spec(
@@ -325,6 +354,8 @@ def main():
             exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
             lock_path=dict(type="path"),
             run_id=dict(type="str"),
+            check_server=dict(type="bool", default=False),
+            **SERVER_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
     )
@@ -337,6 +368,7 @@ def main():
     if holder and not (params["run_id"] and holder.get("run_id") == params["run_id"]):
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
+    server = check_server(module) if params["check_server"] else None
     cli = Cli(module, readonly=True)
     try:
         facts = gather(cli, params["project_dir"], params["target"],
@@ -345,6 +377,8 @@ def main():
         module.fail_json(msg=str(exc), **exc.details)
     except ValueError as exc:  # unreadable JSON from docker
         module.fail_json(msg="cannot parse docker output: %s" % exc)
+    if server is not None:
+        facts["server"] = server
     facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
     facts["table_stats"], facts["table_stats_error"] = None, ""
     # What a deploy runs: the target's migrations the current commit does not have.

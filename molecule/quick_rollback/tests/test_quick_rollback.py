@@ -208,6 +208,18 @@ def test_stale_lock_is_reported_and_broken_only_on_request(host):
         host.run("grep -qs '\"crashed\"' %s/lock && rm -f %s/lock" % (STATE, STATE))
 
 
+def test_a_server_check_failure_refuses_in_the_planning_read(host):
+    """The server check runs inside the plan's one read (release_facts check_server): what is
+    missing is named with its fix, and nothing changes (checkout, api container, lock)."""
+    before = (head(host), container_image(host, "api"))
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v2", "-e", "app_prisma_dir=packages/nope")
+    assert proc.returncode != 0
+    text = proc.stdout.replace("\n", " ")
+    assert "cannot plan the rollback: prisma_dir: %s/packages/nope does not exist" % APP_DIR in text, proc.stdout
+    assert (head(host), container_image(host, "api")) == before
+    assert not host.file(STATE + "/lock").exists
+
+
 def test_failed_build_is_reverted_without_touching_the_running_app(host):
     """A never-built target whose image build fails: HEAD back, same api container."""
     v1 = sha(host, "v1")

@@ -252,3 +252,36 @@ def test_exact_count_limit_reaches_the_query(server, app, capsys, monkeypatch):
     assert seen == [2 * 1024 * 1024]
     refused = run_module(release_facts.main, dict(args, exact_count_limit_mb=-1), capsys)
     assert refused["_rc"] == 1 and "exact_count_limit_mb must be 0" in refused["msg"]
+
+
+class CannedProbe:
+    """The server check's probes, answered: git and docker there, or not."""
+
+    def __init__(self, missing=()):
+        self.missing = missing
+
+    def __call__(self, module, timeout):
+        from test_preflight import FakeProbe  # the preflight tests' canned answers
+        return FakeProbe(absent=self.missing)
+
+
+@pytest.mark.parametrize("missing,message", [
+    ((), None),
+    (("docker",), "docker: not found - apt-get install docker.io"),
+])
+def test_check_server_runs_preflights_checks_first(app, capsys, monkeypatch, missing, message):
+    """check_server: preflight's own checks in the planning call; what is missing fails the
+    module with preflight's message before git or docker are read for the plan."""
+    (app / "compose.yaml").write_text("services: {}\n")
+    gathered = []
+    monkeypatch.setattr(release_facts, "Probe", CannedProbe(missing))
+    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: gathered.append(a) or {"target_migrations": None, "from": {}})
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True,
+                                             "env_file": str(app / ".env")}, capsys)
+    if message is None:
+        assert result["_rc"] == 0, result
+        assert result["server"]["ok"] is True and result["server"]["database"]["name"] == "lifetracker"
+        assert result["server"]["app"]["env_file"] == str(app / ".env") and gathered
+    else:
+        assert result["_rc"] == 1 and result["msg"].startswith(message), result["msg"]
+        assert result["server"]["missing"][0]["what"] == "docker" and not gathered
