@@ -125,6 +125,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: C(effective_user_id), the user the modules run as (what C(setup) gives with C(gather_subset=user)).
+  returned: success
+  type: dict
+  sample: {effective_user_id: 0}
 ok:
   description: Nothing required is missing.
   type: bool
@@ -191,7 +196,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (  # noqa: F401 (unit tests use them here)
-    PG_TOOLS, SERVER_ARGUMENT_SPEC, Probe, collect, probes, server_result,
+    PG_TOOLS, SERVER_ARGUMENT_SPEC, Probe, collect, probes, server_result, user_facts,
 )
 
 
@@ -213,7 +218,8 @@ def main():
         module.fail_json(msg=missing)
     if missing:
         module.fail_json(msg=missing, changed=False, **result)
-    module.exit_json(msg="the server has everything the rollback needs", changed=False, **result)
+    module.exit_json(msg="the server has everything the rollback needs", changed=False, ansible_facts=user_facts(),
+                     **result)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,10 @@ server:
   description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
   type: dict
   returned: when O(check_server)
+ansible_facts:
+  description: With O(check_server), C(effective_user_id) as M(maverick.rollback.preflight) returns it.
+  type: dict
+  returned: when O(check_server)
 from:
   description: Current commit (C(sha), C(subject)).
   type: dict
@@ -283,7 +287,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import fresh_holder, held_message
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import EXACT_COUNT_LIMIT_MB, PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
-from ansible_collections.maverick.rollback.plugins.module_utils._preflight import SERVER_ARGUMENT_SPEC, Probe, server_result
+from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (
+    SERVER_ARGUMENT_SPEC, Probe, server_result, user_facts)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, gather, migrations_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
@@ -378,7 +383,7 @@ def main():
     except ValueError as exc:  # unreadable JSON from docker
         module.fail_json(msg="cannot parse docker output: %s" % exc)
     if server is not None:
-        facts["server"] = server
+        facts["server"], facts["ansible_facts"] = server, user_facts()
     facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
     facts["table_stats"], facts["table_stats_error"] = None, ""
     # What a deploy runs: the target's migrations the current commit does not have.

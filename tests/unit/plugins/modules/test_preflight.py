@@ -246,3 +246,11 @@ def test_prefetch_runs_every_probe_at_once_and_collect_reads_its_answers(app):
     tools, facts, _prisma, missing = preflight.collect(probe, params(app), "3.11.2")
     assert missing == [] and tools["compose"] == "2.40.3" and facts["work_tree"] is True
     assert sorted(map(tuple, probe.calls)) == sorted(map(tuple, argvs.values()))  # each once, none again
+
+
+def test_the_user_the_modules_run_as_is_a_fact_like_setups(app, capsys, monkeypatch):
+    """ansible_facts.effective_user_id, the key `setup` (gather_subset user) sets: the roles'
+    backup-directory checks then skip their own `setup` call."""
+    result = run_main(app, capsys, monkeypatch, FakeProbe())
+    assert result["_rc"] == 0, result
+    assert result["ansible_facts"] == {"effective_user_id": os.geteuid()}

@@ -282,6 +282,7 @@ def test_check_server_runs_preflights_checks_first(app, capsys, monkeypatch, mis
         assert result["_rc"] == 0, result
         assert result["server"]["ok"] is True and result["server"]["database"]["name"] == "lifetracker"
         assert result["server"]["app"]["env_file"] == str(app / ".env") and gathered
+        assert result["ansible_facts"] == {"effective_user_id": os.geteuid()}
     else:
         assert result["_rc"] == 1 and result["msg"].startswith(message), result["msg"]
         assert result["server"]["missing"][0]["what"] == "docker" and not gathered
