@@ -12,6 +12,10 @@ start until /health reports the target commit, polled from this machine at
 Cases (issue 4): (a) target deployed before, build cache pruned; (b) the same
 with a warm cache; (c) a never-built target; (d) api unavailability during the
 switch; (e) a no-op run. Prints the numbers and the ratios.
+
+Then a task profile (ansible.posix.profile_tasks) of one warm rollback, v1 on kept
+images: the task count, the tasks until the switch, and the slowest tasks
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -148,6 +152,21 @@ def setup():
     return str(inventory)
 
 
+def profile(target, inventory, top=12):
+    """One playbook run under profile_tasks: (task count, tasks before the switch, slowest tasks)."""
+    env = dict(ENV, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+               PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="none")
+    out = run("ansible-playbook", "-i", inventory, str(ROOT / "playbooks/quick_rollback.yml"),
+              "-e", "commit=" + target, env=env).stdout
+    tasks = []
+    for line in out.split("=" * 79)[-1].splitlines():
+        name, _sep, seconds = line.rpartition(" ")
+        if seconds.endswith("s") and name.endswith("-"):
+            tasks.append((name.rstrip(" -"), float(seconds[:-1])))
+    before = next((i for i, (name, _s) in enumerate(tasks) if ": Switch to " in name), len(tasks))
+    return len(tasks), before, sorted(tasks, key=lambda task: -task[1])[:top]
+
+
 def main():
     inventory = setup()
     v1, v2 = sha("v1"), sha("v2")
@@ -191,6 +210,11 @@ def main():
     print("(d) worst unavailability: runbook %.2fs, playbook %.2fs (warm runs)"
           % (results["b_runbook"][1], results["b_playbook"][1]))
     print("(e) no-op run: %.2fs, %s" % (noop_seconds, noop_changed[0].split(":", 1)[1].strip() if noop_changed else "?"))
+    playbook(v1, inventory)  # v1 kept: the profiled run is a warm rollback
+    count, before, slowest = profile(v2, inventory)
+    print("profile (profile_tasks) of a warm rollback: %d tasks, %d before the switch; slowest:" % (count, before))
+    for name, seconds in slowest:
+        print("  %5.2fs  %s" % (seconds, name[:100]))
     run("docker", "exec", SERVER, "docker", "compose", "--project-directory", APP, "down", "-v", check=False)
     run("docker", "rm", "-f", SERVER, check=False)
 
