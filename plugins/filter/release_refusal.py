@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - >-
     Reads what M(maverick.rollback.release_facts) answered (its result, also when it failed) and returns the
-    lines of the first refusal, or an empty list when the rollback may go on. In order - another run holds
+    lines of the first refusal, or an empty list when the run may go on. In order - another run holds
     the app lock; the target is not a commit of the repository (with the recent commits); the facts could
     not be read; the work tree has local changes (unless O(force_dirty)).
   - One controller-side decision instead of a task per refusal (each task costs time on the 3 a.m. path).
@@ -29,6 +29,10 @@ options:
     description: The checkout, named in the dirty work tree's message.
     type: str
     default: the checkout
+  action:
+    description: What is planned, in the message when the facts could not be read (V(rollback), V(deploy), ...).
+    type: str
+    default: rollback
 """
 
 EXAMPLES = r"""
@@ -48,14 +52,14 @@ _value:
 """
 
 
-def release_refusal(facts, force_dirty=False, project_dir="the checkout"):
+def release_refusal(facts, force_dirty=False, project_dir="the checkout", action="rollback"):
     msg = str(facts.get("msg") or "")
     if facts.get("lock_holder") is not None:
         return [msg]
     if facts.get("recent") is not None:
         return [msg + ". Nothing was changed. Recent commits:"] + list(facts["recent"])
     if facts.get("target") is None:
-        return ["cannot plan the rollback: %s. Nothing was changed." % msg]
+        return ["cannot plan the %s: %s. Nothing was changed." % (action, msg)]
     dirty = list(facts.get("dirty_files") or [])
     if dirty and not force_dirty:
         return ["the work tree %s has local changes; commit or stash them, or set app_rollback_force_dirty=true. "

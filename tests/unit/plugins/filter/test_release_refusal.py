@@ -30,3 +30,8 @@ CASES = [
 @pytest.mark.parametrize("facts,force,lines", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_release_refusal(facts, force, lines):
     assert release_refusal(facts, force_dirty=force, project_dir="/opt/app") == lines
+
+
+def test_the_action_names_what_could_not_be_planned():
+    assert release_refusal(BROKEN, action="deploy") == [
+        "cannot plan the deploy: docker compose config failed: no such file. Nothing was changed."]
