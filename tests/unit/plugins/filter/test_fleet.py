@@ -72,7 +72,7 @@ def test_fleet_outcome_full_rollback_lines_and_the_outcome_after_going_back():
     assert failed[0] == ("database: LIVE is still the one restored from /b/pre.dump (the target's schema), under the "
                          "releases the hosts run (above); the previous database is kept as db_pre_restore_9")
     assert failed[1] == ("database: NOT put back: disk full - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
-                      "-e db_restore_undo_database=db_pre_restore_9 -e db_restore_confirm=yes")
+                         "-e db_restore_undo_database=db_pre_restore_9 -e db_restore_confirm=yes")
     back = fleet_outcome(hosts)["back_outcome"]
     assert [back[before][0] for before in ("", "healthy", "reverted", "failed")] == [
         "restarted", "put_back", "reverted", "reverted"]
