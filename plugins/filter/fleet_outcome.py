@@ -47,6 +47,10 @@ options:
         C(stage); then RV(_value.back) names the hosts that go back on the release they ran.
     type: dict
     default: {}
+  action:
+    description: The run's word in RV(_value.message) - C(rollback), C(deploy), C(full_rollback).
+    type: str
+    default: rollback
 """
 
 EXAMPLES = r"""
@@ -62,15 +66,16 @@ _value:
     C(stopped_by_batch), C(record) (the run changed something: the fleet's ledger record is written),
     C(restore_database) (a deploy's migrated database goes back from its pre-deploy backup; a full rollback's
     restored one is put back), C(back) (a full rollback going back, every host not on the target before the run),
-    C(back_outcome) (a host's outcome before going back -> [healthy after it, not healthy]) and C(lines)
-    (the summary table).
+    C(back_outcome) (a host's outcome before going back -> [healthy after it, not healthy]), C(message) (why the
+    run fails and the state it leaves - which hosts, which database is live and the command that puts the
+    other back; empty when healthy) and C(lines) (the summary table).
   type: dict
 """
 
 
-def fleet_outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None):
+def fleet_outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None, action="rollback"):
     hosts = list(hosts)
-    result = outcome(hosts, target, allow_mixed, max_fail_percentage, database)
+    result = outcome(hosts, target, allow_mixed, max_fail_percentage, database, action)
     result["restore_database"] = restore_database(hosts, database, allow_mixed)
     return result
 

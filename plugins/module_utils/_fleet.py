@@ -160,7 +160,7 @@ def progress(hosts, max_fail_percentage=0):
     return {"stop": stopped_by > 0, "stopped_by_batch": stopped_by, "batch": len(batches) + 1}
 
 
-def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None):
+def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database=None, action="rollback"):
     """Play 3 (deploy: play 5): which hosts go back, the fleet's outcome and the per-host table.
 
     database: a deploy's database steps, run once before the batches (docs/fleet.md): `error` (the step
@@ -168,7 +168,8 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
     back from the pre-deploy backup), `backup`, `migrations`, `stage`, `restore_error`.
     A full rollback's (kind: full_rollback): `touched` (the backup was swapped in), `restored` (the
     previous database put back), `restore_error` (putting it back failed), `backup`, `kept_as` (the
-    replaced database), `error`, `stage`. Its `back` are the hosts that go back on their release."""
+    replaced database), `error`, `stage`. Its `back` are the hosts that go back on their release.
+    action: the run's word (rollback, deploy, full_rollback) for `message`, why the run fails ('' when healthy)."""
     hosts = [h for h in hosts if isinstance(h, dict)]
     database = database or {}
     stop = progress(hosts, max_fail_percentage)
@@ -189,6 +190,7 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
     if fleet == "reverted" and database.get("touched") and not database.get("restored"):
         fleet = "failed"  # the code is back, the schema is not
     return {"outcome": fleet, "put_back": put_back, "stopped_by_batch": stop["stopped_by_batch"],
+            "message": failure_message(hosts, fleet, target, database, action, allow_mixed),
             "back": full_rollback_back(hosts, database) if database.get("kind") == "full_rollback" else [],
             "back_outcome": BACK_OUTCOME,
             "failed": [h["host"] for h in hosts if h.get("outcome") in FAILED],
@@ -196,6 +198,51 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
             "batches": [[h["host"] for h in batch] for batch in _batches(hosts)],
             "record": bool(database.get("touched")) or any(h.get("outcome") not in ("", "noop", None) for h in hosts),
             "lines": table(hosts, target) + database_lines(database)}
+
+
+def failure_message(hosts, fleet, target="", database=None, action="rollback", allow_mixed=False):
+    """Why a fleet run fails and the state it leaves, in one line ('' when the fleet is healthy).
+
+    Where it failed (the hosts that failed their switch, else the database step that stopped it, with its
+    error: a host whose app did not stop is named there), then the state: back on the releases it ran, mixed,
+    hosts not healthy, and a database that went back neither from the pre-deploy backup (deploy) nor to the
+    previous one (full rollback): which database is live, where the other one is, the command that puts it
+    back."""
+    if fleet == "healthy":
+        return ""
+    hosts = [h for h in hosts if isinstance(h, dict)]
+    database = database or {}
+    failed = [h["host"] for h in hosts if h.get("outcome") in FAILED]
+    if failed:
+        where = "on " + ", ".join(failed)
+    else:
+        where = "at its %s step, before any host switched" % database.get("stage", "?")
+        if database.get("error"):
+            where += " (%s)" % _first_line(database["error"]).rstrip(".")
+    if fleet == "reverted":
+        state = ["the fleet is back on the releases it ran"]
+    elif fleet == "mixed":
+        state = ["hosts already switched stay on the target (app_allow_mixed)"]
+    else:
+        sick = [h["host"] for h in hosts if h.get("outcome") == "failed"]
+        state = ["NOT healthy now: %s (see the summary above)" % ", ".join(sick)] if sick else []
+        if database.get("touched") and not database.get("restored") and restore_database(hosts, database, allow_mixed):
+            state.append(_database_not_back(database))
+        state = state or ["a host is NOT healthy now: see the summary above"]
+    return "%s to %s failed %s; %s" % (action, str(target)[:12], where, "; ".join(state))
+
+
+def _database_not_back(database):
+    """The state of a database that should have gone back and did not, and the command that puts it back."""
+    if database.get("kind") == "full_rollback":
+        kept = database.get("kept_as") or "<db>_pre_restore_<ts>"
+        return ("the hosts went back on the releases they ran, but THE PREVIOUS DATABASE WAS NOT PUT BACK: the live "
+                "database is still the one restored from %s (the target's schema), the previous one is kept as %s; "
+                "put it back: ansible-playbook playbooks/db_restore.yml -e db_restore_undo=true "
+                "-e db_restore_undo_database=%s -e db_restore_confirm=yes" % (database.get("backup") or "?", kept, kept))
+    return ("the hosts went back on the releases they ran, but THE DATABASE WAS NOT RESTORED: the live database "
+            "still has the migrations; restore it: ansible-playbook playbooks/db_restore.yml -e db_restore_backup=%s "
+            "-e db_restore_confirm=yes" % (database.get("backup") or "<the pre-deploy backup>"))
 
 
 def restore_database(hosts, database, allow_mixed=False):
@@ -252,6 +299,9 @@ def full_rollback_database_lines(database):
         lines.append("database: PUT BACK: the previous database is live again (the one restored from the backup is "
                      "kept as <db>_restore_<ts>)")
     elif database.get("restore_error"):
+        lines.append("database: LIVE is still the one restored from %s (the target's schema), under the releases "
+                     "the hosts run (above); the previous database is kept as %s"
+                     % (database.get("backup") or "?", kept))
         lines.append("database: NOT put back: %s - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
                      "-e db_restore_undo_database=%s -e db_restore_confirm=yes"
                      % (_first_line(database["restore_error"]), kept))

@@ -33,7 +33,7 @@ def test_fleet_progress(case):
 @pytest.mark.parametrize("case", TABLE["outcome"], ids=ids(TABLE["outcome"]))
 def test_fleet_outcome(case):
     result = fleet_outcome(case["hosts"], target="A" * 40, allow_mixed=case.get("allow_mixed", False),
-                           database=case.get("database"))
+                           database=case.get("database"), action=case.get("action", "rollback"))
     assert {key: result[key] for key in case["expect"]} == case["expect"]
     hosts = [h["host"] for h in case["hosts"]]
     assert [line.split()[0] for line in result["lines"][:len(hosts)]] == hosts
@@ -68,9 +68,11 @@ def test_fleet_outcome_full_rollback_lines_and_the_outcome_after_going_back():
         "<db>_restore_<ts>)"]
     assert result["lines"][2].endswith("not switched (the run stopped before it); its app started again on its release")
     failed = fleet_outcome(hosts[:1], database={"kind": "full_rollback", "touched": True, "kept_as": "db_pre_restore_9",
-                                                "restore_error": "disk full"})["lines"][-1]
-    assert failed == ("database: NOT put back: disk full - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
-                      "-e db_restore_undo_database=db_pre_restore_9 -e db_restore_confirm=yes")
+                                                "backup": "/b/pre.dump", "restore_error": "disk full"})["lines"][-2:]
+    assert failed[0] == ("database: LIVE is still the one restored from /b/pre.dump (the target's schema), under the "
+                         "releases the hosts run (above); the previous database is kept as db_pre_restore_9")
+    assert failed[1] == ("database: NOT put back: disk full - put it back: playbooks/db_restore.yml -e db_restore_undo=true "
+                         "-e db_restore_undo_database=db_pre_restore_9 -e db_restore_confirm=yes")
     back = fleet_outcome(hosts)["back_outcome"]
     assert [back[before][0] for before in ("", "healthy", "reverted", "failed")] == [
         "restarted", "put_back", "reverted", "reverted"]
