@@ -15,8 +15,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, compose_argv, docker_argv, git_argv
-from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
-    CONNECTION_ARGUMENT_SPEC, database_settings, EnvFileError, read_env)
+from ansible_collections.maverick.rollback.plugins.module_utils._connection import database_settings, EnvFileError, read_env
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, major_version, parse_tool_version
 from ansible_collections.maverick.rollback.plugins.module_utils._prisma import is_package_runner, local_prisma_cli

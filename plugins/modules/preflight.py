@@ -195,9 +195,8 @@ missing:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
-from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (  # noqa: F401 (unit tests use them here)
-    PG_TOOLS, SERVER_ARGUMENT_SPEC, Probe, collect, probes, server_result, user_facts,
-)
+from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (
+    SERVER_ARGUMENT_SPEC, Probe, server_result, user_facts)
 
 
 def main():

@@ -60,8 +60,8 @@ options:
     default: []
   project:
     description:
-      - The Compose project name the containers carry (as M(maverick.rollback.release_facts) RV(project) reports
-        it), for RV(running).
+      - The Compose project name the containers carry (the C(project) that M(maverick.rollback.release_facts)
+        returns), for RV(running).
     type: str
     default: ""
   report:
@@ -72,7 +72,7 @@ options:
     elements: str
     default: []
 author:
-  - Maverick Applications
+  - Maverick Applications SRE (@maverickapplications)
 notes:
   - Build arguments such as C(GIT_COMMIT) come from the task's C(environment).
 """

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ansible-test sanity for the collection, offline (PyPI only).
 #   bash tests/ecosystem/sanity.sh          # every sanity test that runs offline (make ecosystem)
+#   bash tests/ecosystem/sanity.sh pylint   # only the named ones
 # ansible-test needs the collection at ansible_collections/<ns>/<name>: the
 # files git knows (tracked and untracked, not ignored) are copied into a
 # temporary tree. Tests with their own requirements run in ansible-test's
@@ -20,7 +21,7 @@ GATE=(action-plugin-docs ansible-doc changelog compile empty-init ignores import
       shellcheck symlinks use-argspec-type-path use-compat-six yamllint validate-modules pep8 pylint shebang)
 # Findings outside plugins/ that stay by design (the sample app's bytes fix its
 # commit SHAs; scripts and test helpers) are listed in tests/sanity/ignore-2.19.txt.
-tests=("${GATE[@]}")
+tests=("${@:-${GATE[@]}}")
 
 HOME_DIR=${SANITY_HOME:-$REPO/.sandbox/ansible-test-home}
 PIP_VERSION=$("$VENV_BIN/python" -c '

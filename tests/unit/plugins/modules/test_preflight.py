@@ -12,6 +12,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.maverick.rollback.plugins.module_utils import _preflight
 from ansible_collections.maverick.rollback.plugins.modules import preflight
 
 PATHS = {"git": "/usr/bin/git", "docker": "/usr/bin/docker", "pg_dump": "/usr/bin/pg_dump",
@@ -38,7 +39,7 @@ NO_COMPOSE = (1, "", "docker: 'compose' is not a docker command.\nSee 'docker --
 DUBIOUS = (128, "", "fatal: detected dubious ownership in repository at '/opt/app'\n")
 
 
-class FakeProbe(preflight.Probe):
+class FakeProbe(_preflight.Probe):
     """The module's Probe (prefetch, the answers it keeps) over canned answers."""
 
     def __init__(self, absent=(), answers=None):  # pylint: disable=super-init-not-called
@@ -128,7 +129,7 @@ def test_collect(app, absent, answers, options, python, tools, lines):
     if options.get("prisma_dir") == "packages/web":
         (app / "packages" / "web").mkdir()
     probe = FakeProbe(absent, answers)
-    found, facts, _prisma, missing = preflight.collect(probe, params(app, **options), python)
+    found, facts, _prisma, missing = _preflight.collect(probe, params(app, **options), python)
     expected_tools = {k: (v.replace("APP", str(app)) if isinstance(v, str) else v) for k, v in tools.items()}
     assert {k: found[k] for k in expected_tools} == expected_tools
     assert ["%s: %s - %s" % (m["what"], m["problem"], m["fix"]) for m in missing] == [
@@ -138,7 +139,7 @@ def test_collect(app, absent, answers, options, python, tools, lines):
 
 def test_every_probe_only_reads(app):
     probe = FakeProbe()
-    preflight.collect(probe, params(app, prisma_dir="packages/core"), "3.11.2")
+    _preflight.collect(probe, params(app, prisma_dir="packages/core"), "3.11.2")
     verbs = [" ".join(call[1:]) for call in probe.calls]
     assert "compose version --short" in verbs and "version --format {{.Server.Version}}" in verbs
     git = [c for c in probe.calls if c[0].endswith("git") and "-C" in c]
@@ -150,7 +151,7 @@ def test_every_probe_only_reads(app):
 
 
 def test_app_facts(app):
-    _tools, facts, prisma, _missing = preflight.collect(FakeProbe(), params(app, prisma_dir="packages/core"), "3.11.2")
+    _tools, facts, prisma, _missing = _preflight.collect(FakeProbe(), params(app, prisma_dir="packages/core"), "3.11.2")
     assert facts == {"project_dir": str(app), "exists": True, "work_tree": True, "commit": SHA,
                      "compose_file": str(app / "compose.yaml"), "env_file": str(app / ".env"), "env_readable": True}
     assert prisma == {"dir": str(app / "packages" / "core"), "command": ["bunx", "--bun", "prisma"],
@@ -160,7 +161,7 @@ def test_app_facts(app):
 
 def test_missing_checkout_and_unreadable_env_file(tmp_path):
     probe = FakeProbe()
-    _tools, facts, _prisma, missing = preflight.collect(
+    _tools, facts, _prisma, missing = _preflight.collect(
         probe, params(tmp_path / "nope", env_file=str(tmp_path)), "3.11.2")  # a directory cannot be read as a file
     assert facts["exists"] is False and facts["env_readable"] is False
     assert [m["what"] for m in missing] == ["app checkout", "env file"]
@@ -240,10 +241,10 @@ class BarrierProbe(FakeProbe):
 
 
 def test_prefetch_runs_every_probe_at_once_and_collect_reads_its_answers(app):
-    _git, _docker, argvs = preflight.probes(FakeProbe(), params(app))
-    assert set(argvs) == {"git", "work_tree", "docker", "compose", "docker_server", "compose_config"} | set(preflight.PG_TOOLS)
+    _git, _docker, argvs = _preflight.probes(FakeProbe(), params(app))
+    assert set(argvs) == {"git", "work_tree", "docker", "compose", "docker_server", "compose_config"} | set(_preflight.PG_TOOLS)
     probe = BarrierProbe(len(argvs))
-    tools, facts, _prisma, missing = preflight.collect(probe, params(app), "3.11.2")
+    tools, facts, _prisma, missing = _preflight.collect(probe, params(app), "3.11.2")
     assert missing == [] and tools["compose"] == "2.40.3" and facts["work_tree"] is True
     assert sorted(map(tuple, probe.calls)) == sorted(map(tuple, argvs.values()))  # each once, none again
 
