@@ -17,8 +17,9 @@ LOGS=.sandbox/molecule
 # db_backup_restore 816, deploy 714, ledgerly 580, quick_rollback 528,
 # migration_resolve 443, emergency_restart 282, ecosystem 246,
 # github_redeploy 222, health_check 142; fleet since has four test files
-# (rollback, database playbooks, deploy, full rollback): 1466 s in three
-# streams (whole run 2180 s wall, 2026-12-06), so first.
+# (rollback, database playbooks, deploy, full rollback): 1370 s in three
+# streams (whole run 1874 s wall, 2026-12-07: deploy 909, db_backup_restore
+# 993, ledgerly 583, quick_rollback 451), so first.
 # A scenario not listed here runs last.
 ORDER=(fleet db_backup_restore deploy ledgerly quick_rollback migration_resolve
        emergency_restart ecosystem github_redeploy health_check)
