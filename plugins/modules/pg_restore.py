@@ -118,6 +118,8 @@ options:
       - O(state=inspected) - also read every table's rows, size and primary key in these databases
         (RV(tables)), each the live O(database) or one of its C(<db>_restore_<ts>), C(<db>_pre_restore_<ts>)
         or C(<db>_verify_<ts>) databases; one that does not exist is left out of RV(tables).
+      - O(state=restored_scratch) - the same, after the restore, for the live and the scratch database among them.
+      - A failed read is reported in RV(tables_error); the step does not fail for it.
       - For comparing the live database with a backup's manifest or a restored scratch database before a restore.
     type: list
     elements: str
@@ -127,6 +129,41 @@ options:
       - With O(table_stats), tables up to this size (MiB) are counted exactly, bigger ones get PostgreSQL's estimate.
     type: int
     default: 64
+  backup_dirs:
+    description:
+      - O(state=inspected) - also read the owner and mode of these directories (symlinks followed), RV(backup_dirs),
+        for the controller's trust check (M(maverick.rollback.backup_dir_check)) - one call reads all a restore needs.
+    type: list
+    elements: path
+    default: []
+  backups_dir:
+    description:
+      - O(state=inspected) - also list the backups of O(app) and O(database) in this directory and read their
+        manifests (RV(backups)), for M(maverick.rollback.backup_pick). Not recursive; links are not followed.
+    type: path
+  app:
+    description: The app name in the backup file names O(backups_dir) lists (required with it).
+    type: str
+  ledger_path:
+    description: O(state=inspected) - also read the release ledger (RV(ledger)), as M(maverick.rollback.release_ledger) reads it.
+    type: path
+  ledger_keep:
+    description: With O(ledger_path), how many releases RV(ledger.keep_commits) keeps (the backups of those are protected).
+    type: int
+    default: 5
+  services:
+    description:
+      - O(state=swapped), O(state=swapped_back), O(state=in_place) - the Compose services that use the database;
+        C(docker compose stop) them right before the change and C(docker compose up --detach --no-deps --no-recreate
+        --no-build) them right after it (O(start_services)), in the same call, so the downtime holds no extra round trip.
+      - RV(stopped), RV(started) and on a failure RV(failed_step) say how far it got; the caller goes back from there.
+    type: list
+    elements: str
+    default: []
+  start_services:
+    description: With O(services), start them again after the change (false - the caller starts them).
+    type: bool
+    default: true
   lock_path:
     description:
       - The app lock (M(maverick.rollback.app_lock)) of the run this restore step belongs to, with O(run_id).
@@ -317,7 +354,7 @@ databases:
       C(<db>_verify_<ts>) database.
   type: list
   elements: dict
-  returned: state is inspected
+  returned: state is inspected, swapped or swapped_back
   sample: [{datname: lifetracker, oid: "16384", size: 7471619, datallowconn: true, derived: false},
            {datname: lifetracker_pre_restore_20260105031500, oid: "16390", size: 7471619, datallowconn: true,
             derived: true}]
@@ -327,21 +364,57 @@ tables:
       C(rows) (exact, null over O(exact_count_limit_mb)), C(estimate) (C(pg_class.reltuples), -1 or 0 when never
       analyzed), C(bytes) and C(pk) (primary key columns, null without one).
   type: dict
-  returned: state is inspected
+  returned: state is inspected; state is restored_scratch with table_stats (the live and the scratch database)
   sample: {lifetracker: {"public.\"Entry\"": {rows: 12410, estimate: 12400, bytes: 1753088, pk: [id]}}}
 live:
-  description: The row of RV(databases) for the live database; null when it does not exist.
+  description:
+    - The row of RV(databases) for the live database; null when it does not exist.
+    - After O(state=swapped) or O(state=swapped_back) - the live database as it is now (C(oid), C(size), ...).
   type: dict
-  returned: state is inspected
+  returned: state is inspected, swapped or swapped_back
 server_version:
   description: The server's version string.
   type: str
-  returned: state is inspected
+  returned: state is inspected, swapped or swapped_back
   sample: "15.18 (Debian 15.18-0+deb12u1)"
 server_version_num:
   description: The server's C(server_version_num), for example V(150018) (major = value // 10000).
   type: int
-  returned: state is inspected
+  returned: state is inspected, swapped or swapped_back
+backup_dirs:
+  description: The O(backup_dirs) with C(path), C(exists), C(uid), C(pw_name), C(mode) (octal text), as M(ansible.builtin.stat) names them.
+  type: list
+  elements: dict
+  returned: state is inspected and backup_dirs given
+backups:
+  description:
+    - The backups of O(backups_dir) - C(manifests) and C(backups) (entries like M(ansible.builtin.find)'s - C(path),
+      C(uid), C(pw_name), C(mode), C(size), C(mtime)) and C(manifest_contents) (like M(ansible.builtin.slurp)'s -
+      C(source), base64 C(content); C(failed) and C(msg) for one that cannot be read).
+  type: dict
+  returned: state is inspected and backups_dir given
+ledger:
+  description: The release ledger - C(records) (oldest first) and C(keep_commits) (O(ledger_keep) releases).
+  type: dict
+  returned: state is inspected and ledger_path given
+tables_error:
+  description: Why RV(tables) is incomplete (the comparison only; the step itself did not fail).
+  type: str
+  returned: when a table_stats read failed
+stopped:
+  description: The O(services) stopped by this call.
+  type: list
+  elements: str
+  returned: with services
+started:
+  description: The O(services) started again by this call.
+  type: list
+  elements: str
+  returned: with services
+failed_step:
+  description: Where a call with O(services) failed - C(stop), C(swap), C(swap back), C(in-place restore) or C(start).
+  type: str
+  returned: on failure with services
 repaired_connections:
   description:
     - The live database and its copies that refused new connections (C(datallowconn) off, as only an interrupted
@@ -381,14 +454,17 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._backup_files import directory_entries, read_backups
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     EXACT_COUNT_LIMIT_MB, INFRASTRUCTURE_CAUSES, PgError, check_db_name, derived_db_name, detect_format,
     parse_iso, read_manifest, restore_plan, sha256_path)
+from ansible_collections.maverick.rollback.plugins.module_utils._ledger import LedgerError, commits_to_keep, read_records
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
-from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, mask_text
+from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, is_valid, mask_text
 
 
 class Interrupted(Exception):
@@ -492,13 +568,20 @@ def main():
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="list", elements="str", default=[]),
         exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
+        backup_dirs=dict(type="list", elements="path", default=[]),
+        backups_dir=dict(type="path"),
+        app=dict(type="str"),
+        ledger_path=dict(type="path"),
+        ledger_keep=dict(type="int", default=5),
+        services=dict(type="list", elements="str", default=[]),
+        start_services=dict(type="bool", default=True),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_together=[("lock_path", "run_id")],
+        required_together=[("lock_path", "run_id"), ("backups_dir", "app")],
         required_if=[
             ("state", "verified", ["path"]),
             ("state", "restored_scratch", ["path"]),
@@ -529,6 +612,7 @@ def main():
     problems += [not_derived(key, p[key], db) for key in DERIVED_ONLY.get(state, ()) if p[key] and db]
     problems += [check_db_name(name, "table_stats database") or (not_derived("table_stats", name, db) if name != db else "")
                  for name in p["table_stats"] if db]
+    problems += ["service name %r is not a plain name" % name for name in p["services"] if not is_valid("service_name", name)]
     if p["exact_count_limit_mb"] < 0:
         problems.append("exact_count_limit_mb must be 0 (estimates only) or more")
     if not conn["user"]:
@@ -562,16 +646,21 @@ def main():
                 module.warn(plan["note"])
         if state == "inspected":
             do_info(ops, db, result)
-            present = [r["datname"] for r in result["databases"]]
-            result["tables"] = {name: ops.table_stats(name, p["exact_count_limit_mb"] * 1024 * 1024)
-                                for name in p["table_stats"] if name in present}
+            read_tables(ops, p, [r["datname"] for r in result["databases"]], result)
+            read_files(module, p, db, result)
         elif state != "verified":
             repair_connections(module, ops, db, result)  # after verification: a bad backup changes nothing
             handler = STATES[state]
             # The run holding the app lock stays alive while a long step works (heartbeat, worker).
             with held_while(None if module.check_mode else p["lock_path"], p["run_id"]):
-                handler(module, ops, dict(p, jobs=jobs), db, now, info, result)
-            result["restore_databases"] = ops.list_derived(db)
+                with_services_stopped(module, p, result,
+                                      lambda: handler(module, ops, dict(p, jobs=jobs), db, now, info, result))
+            if state in ("swapped", "swapped_back") and not module.check_mode:
+                do_info(ops, db, result)  # the record names the live database's oid after the swap
+            else:
+                result["restore_databases"] = ops.list_derived(db)
+            if state == "restored_scratch" and not module.check_mode:
+                read_tables(ops, p, [db, result["scratch_database"]], result)
     except (PgError, Interrupted, OSError, RunLockLost) as exc:
         msg = exc.msg if isinstance(exc, PgError) else str(exc)
         if not result["changed"] and state not in ("verified", "inspected"):
@@ -710,6 +799,71 @@ def do_dropped(module, ops, p, db, now, info, result):
         return
     ops.drop_database(name)
     result["actions"].append("dropped database %s" % name)
+
+
+def read_tables(ops, p, present, result):
+    """Rows, size and primary key per table of the O(table_stats) databases that exist (RV(tables)).
+    Read-only and only for the plan's comparison: a failure is reported (RV(tables_error)), not raised."""
+    result["tables"] = {}
+    try:
+        for name in p["table_stats"]:
+            if name in present:
+                result["tables"][name] = ops.table_stats(name, p["exact_count_limit_mb"] * 1024 * 1024)
+    except PgError as exc:
+        result["tables_error"] = exc.msg
+
+
+def read_files(module, p, db, result):
+    """The restore's other reads, in the same call: backup directories, backups, ledger."""
+    if p["backup_dirs"]:
+        result["backup_dirs"] = directory_entries(p["backup_dirs"])
+    if p["backups_dir"]:
+        result["backups"] = read_backups(p["backups_dir"], p["app"], db)
+    if p["ledger_path"]:
+        warnings = []
+        try:
+            records = read_records(p["ledger_path"], warnings)
+        except LedgerError as exc:
+            raise PgError(str(exc))
+        for warning in warnings[:5]:
+            module.warn(warning)
+        result["ledger"] = {"records": records, "keep_commits": commits_to_keep(records, p["ledger_keep"])}
+
+
+def _compose(module, p, *args):
+    rc, out, err = Cli(module, readonly=False).compose(p["project_dir"], p["compose_project"], *args)
+    if rc != 0:
+        raise PgError("docker compose %s failed (rc %d): %s" % (args[0], rc, (err or out).strip()[-400:]))
+
+
+# What RV(failed_step) calls the state's own step.
+STEP_NAMES = {"swapped": "swap", "swapped_back": "swap back", "in_place": "in-place restore"}
+
+
+def with_services_stopped(module, p, result, change):
+    """Stop O(services), make the change, start them again (when O(start_services)): one call
+    for the downtime. RV(stopped) and RV(started) say how far it got; on a failure
+    RV(failed_step) says where (stop, the state's own step, start) and the caller goes back."""
+    services = p["services"]
+    if not services:
+        change()
+        return
+    if module.check_mode:
+        result["actions"].append("would stop %s first and start %s again after" % (", ".join(services), "them"
+                                 if p["start_services"] else "nothing"))
+        change()
+        return
+    result.update(stopped=[], started=[], failed_step="stop")
+    _compose(module, p, "stop", *services)
+    result.update(stopped=services, failed_step=STEP_NAMES.get(p["state"], p["state"]))
+    result["actions"].append("stopped %s" % ", ".join(services))
+    change()
+    if p["start_services"]:
+        result["failed_step"] = "start"
+        _compose(module, p, "up", "--detach", "--no-deps", "--no-recreate", "--no-build", *services)
+        result["started"] = services
+        result["actions"].append("started %s" % ", ".join(services))
+    del result["failed_step"]
 
 
 def do_info(ops, db, result):
