@@ -68,7 +68,8 @@ _value:
     restored one is put back), C(back) (a full rollback going back, every host not on the target before the run),
     C(back_outcome) (a host's outcome before going back -> [healthy after it, not healthy]), C(message) (why the
     run fails and the state it leaves - which hosts, which database is live and the command that puts the
-    other back; empty when healthy) and C(lines) (the summary table).
+    other back; empty when healthy), C(next) (the summary's C(next:) line - a database left on the wrong schema
+    first, with the command that puts it back, then what to fix) and C(lines) (the summary table).
   type: dict
 """
 

@@ -191,6 +191,8 @@ def outcome(hosts, target="", allow_mixed=False, max_fail_percentage=0, database
         fleet = "failed"  # the code is back, the schema is not
     return {"outcome": fleet, "put_back": put_back, "stopped_by_batch": stop["stopped_by_batch"],
             "message": failure_message(hosts, fleet, target, database, action, allow_mixed),
+            "next": next_step(fleet, target, [h["host"] for h in hosts if h.get("outcome") in FAILED], database,
+                              allow_mixed, hosts),
             "back": full_rollback_back(hosts, database) if database.get("kind") == "full_rollback" else [],
             "back_outcome": BACK_OUTCOME,
             "failed": [h["host"] for h in hosts if h.get("outcome") in FAILED],
@@ -232,17 +234,39 @@ def failure_message(hosts, fleet, target="", database=None, action="rollback", a
     return "%s to %s failed %s; %s" % (action, str(target)[:12], where, "; ".join(state))
 
 
+def _database_back_command(database):
+    """The command that puts a database back that should have gone back and did not."""
+    if database.get("kind") == "full_rollback":
+        kept = database.get("kept_as") or "<db>_pre_restore_<ts>"
+        return ("ansible-playbook playbooks/db_restore.yml -e db_restore_undo=true -e db_restore_undo_database=%s "
+                "-e db_restore_confirm=yes" % kept)
+    return ("ansible-playbook playbooks/db_restore.yml -e db_restore_backup=%s -e db_restore_confirm=yes"
+            % (database.get("backup") or "<the pre-deploy backup>"))
+
+
 def _database_not_back(database):
     """The state of a database that should have gone back and did not, and the command that puts it back."""
     if database.get("kind") == "full_rollback":
-        kept = database.get("kept_as") or "<db>_pre_restore_<ts>"
         return ("the hosts went back on the releases they ran, but THE PREVIOUS DATABASE WAS NOT PUT BACK: the live "
                 "database is still the one restored from %s (the target's schema), the previous one is kept as %s; "
-                "put it back: ansible-playbook playbooks/db_restore.yml -e db_restore_undo=true "
-                "-e db_restore_undo_database=%s -e db_restore_confirm=yes" % (database.get("backup") or "?", kept, kept))
+                "put it back: %s" % (database.get("backup") or "?", database.get("kept_as") or "<db>_pre_restore_<ts>",
+                                     _database_back_command(database)))
     return ("the hosts went back on the releases they ran, but THE DATABASE WAS NOT RESTORED: the live database "
-            "still has the migrations; restore it: ansible-playbook playbooks/db_restore.yml -e db_restore_backup=%s "
-            "-e db_restore_confirm=yes" % (database.get("backup") or "<the pre-deploy backup>"))
+            "still has the migrations; restore it: %s" % _database_back_command(database))
+
+
+def next_step(fleet, target="", failed=(), database=None, allow_mixed=False, hosts=()):
+    """The summary's `next:` line: a database left on the wrong schema first (its command), then what to fix."""
+    database = database or {}
+    if fleet == "healthy":
+        return "next: watch /health and the logs on every host"
+    first = ""
+    if database.get("touched") and not database.get("restored") and restore_database(hosts, database, allow_mixed):
+        first = "put the database back first: %s; then " % _database_back_command(database)
+    if failed:
+        return ("next: %sfix %s on %s (each host's summary and logs above) or pick another target "
+                "(playbooks/list_releases.yml)" % (first, str(target)[:12], ", ".join(failed)))
+    return "next: %sfix what stopped the run (the database lines above), then run it again" % first
 
 
 def restore_database(hosts, database, allow_mixed=False):

@@ -77,3 +77,35 @@ def test_fleet_outcome_full_rollback_lines_and_the_outcome_after_going_back():
     assert [back[before][0] for before in ("", "healthy", "reverted", "failed")] == [
         "restarted", "put_back", "reverted", "reverted"]
     assert {back[before][1] for before in back} == {"failed"}
+
+
+UNDO_CMD = ("ansible-playbook playbooks/db_restore.yml -e db_restore_undo=true -e db_restore_undo_database=db_pre_9 "
+            "-e db_restore_confirm=yes")
+RESTORE_CMD = "ansible-playbook playbooks/db_restore.yml -e db_restore_backup=/b/pre.dump -e db_restore_confirm=yes"
+NEXT_CASES = [
+    # (hosts' outcomes, database, the next: line)
+    (["healthy", "healthy"], None, "next: watch /health and the logs on every host"),
+    (["put_back", "reverted"], None,
+     "next: fix AAAAAAAAAAAA on b (each host's summary and logs above) or pick another target (playbooks/list_releases.yml)"),
+    (["put_back", "reverted"], {"touched": True, "backup": "/b/pre.dump", "restored": True},
+     "next: fix AAAAAAAAAAAA on b (each host's summary and logs above) or pick another target (playbooks/list_releases.yml)"),
+    (["put_back", "reverted"], {"touched": True, "backup": "/b/pre.dump", "restore_error": "disk full"},
+     "next: put the database back first: %s; then fix AAAAAAAAAAAA on b (each host's summary and logs above) or pick "
+     "another target (playbooks/list_releases.yml)" % RESTORE_CMD),
+    (["put_back", "reverted"], {"kind": "full_rollback", "touched": True, "kept_as": "db_pre_9", "restore_error": "x"},
+     "next: put the database back first: %s; then fix AAAAAAAAAAAA on b (each host's summary and logs above) or pick "
+     "another target (playbooks/list_releases.yml)" % UNDO_CMD),
+    ([None, None], {"error": "failed on the copy", "stage": "rehearsal"},
+     "next: fix what stopped the run (the database lines above), then run it again"),
+]
+
+
+@pytest.mark.parametrize("outcomes,database,expected", NEXT_CASES,
+                         ids=["healthy", "reverted", "db-restored", "db-not-restored", "full-rollback-undo-failed",
+                              "stopped-before-any-switch"])
+def test_fleet_outcome_next_puts_the_database_command_first(outcomes, database, expected):
+    hosts = [dict({"host": name, "batch": 1}, **({"outcome": o} if o else {})) for name, o in zip("ab", outcomes)]
+    result = fleet_outcome(hosts, target="A" * 40, database=database)
+    assert result["next"] == expected
+    if "put the database back first" in expected:  # the same command the failure message names
+        assert expected.split("first: ")[1].split("; then")[0] in result["message"]
