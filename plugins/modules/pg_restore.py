@@ -613,6 +613,8 @@ def main():
     problems += [check_db_name(name, "table_stats database") or (not_derived("table_stats", name, db) if name != db else "")
                  for name in p["table_stats"] if db]
     problems += ["service name %r is not a plain name" % name for name in p["services"] if not is_valid("service_name", name)]
+    if p["services"] and state not in STEP_NAMES:
+        problems.append("services applies to the states %s only (they stop the database's clients)" % ", ".join(STEP_NAMES))
     if p["exact_count_limit_mb"] < 0:
         problems.append("exact_count_limit_mb must be 0 (estimates only) or more")
     if not conn["user"]:

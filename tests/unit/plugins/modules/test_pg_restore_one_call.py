@@ -233,3 +233,11 @@ def test_service_names_are_refused_before_anything(server, project, capsys, name
     result = run(args_for(project, state="swapped", scratch_database=SCRATCH, services=[name]), capsys)
     assert result["_rc"] == 1 and "is not a plain name" in result["msg"]
     assert steps(server) == []
+
+
+@pytest.mark.parametrize("state,extra", [("restored_scratch", {"path": str(FIX / "custom.dump")}),
+                                         ("dropped", {"drop_database": SCRATCH}), ("inspected", {})])
+def test_services_belong_to_the_states_that_stop_the_clients(server, project, capsys, state, extra):
+    result = run(args_for(project, state=state, services=["api"], **extra), capsys)
+    assert result["_rc"] == 1 and "services applies to the states swapped, swapped_back, in_place only" in result["msg"]
+    assert steps(server) == []
