@@ -148,7 +148,7 @@ options:
     description: O(state=inspected) - also read the release ledger (RV(ledger)), as M(maverick.rollback.release_ledger) reads it.
     type: path
   ledger_keep:
-    description: With O(ledger_path), how many releases RV(ledger.keep_commits) keeps (the backups of those are protected).
+    description: With O(ledger_path), how many releases the C(keep_commits) of RV(ledger) keeps (the backups of those are protected).
     type: int
     default: 5
   services:

@@ -187,7 +187,7 @@ SERVICE_CASES = [
 @pytest.mark.parametrize("fail,start,expected,rc,failed_step,stopped,started,swapped", SERVICE_CASES,
                          ids=["ok", "caller-starts", "stop-fails", "swap-fails", "start-fails"])
 def test_swap_stops_and_starts_the_services_in_the_same_call(server, project, capsys, fail, start, expected, rc,
-                                                           failed_step, stopped, started, swapped):
+                                                             failed_step, stopped, started, swapped):
     with_scratch(server)
     server.update(fail=fail)
     result = run(args_for(project, state="swapped", scratch_database=SCRATCH, pre_restore_database=OLD,
