@@ -176,6 +176,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._ledger_schema i
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
     LockError, NotHolder, describe, give_back, refresh)
 
+
 def now_utc():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
