@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Whether a backup directory (or a backup, or a manifest) can be trusted."""
+"""Whether a backup directory (or a backup, or a manifest) can be trusted.
+
+The rule is module_utils/_backups.py (pg_backup applies it to its backup_dir on the server).
+"""
 
 from __future__ import annotations
 
@@ -70,50 +73,7 @@ _value:
     warning: {description: The warning when a shared directory is accepted with O(allow_shared), else empty., type: str}
 """
 
-import stat as statmod
-
-ROOT_UID = 0
-
-
-def file_mode(info):
-    """Permission bits of a stat/find entry: its `mode` ('0700' text or a number), else the w* flags."""
-    mode = info.get("mode")
-    if isinstance(mode, str) and mode.strip():
-        return statmod.S_IMODE(int(mode, 8))
-    if isinstance(mode, int) and not isinstance(mode, bool):
-        return statmod.S_IMODE(mode)
-    return (0o020 if info.get("wgrp") else 0) | (0o002 if info.get("woth") else 0)
-
-
-def untrusted(info, uid):
-    """Why a file or directory (an entry of stat or find) is not to be trusted, '' when it is:
-    owned by someone other than root and uid, or writable by group or others."""
-    if not isinstance(info, dict):
-        return ""
-    problems = []
-    owner = info.get("uid")
-    if owner is not None and int(owner) not in (ROOT_UID, int(uid)):
-        name = info.get("pw_name") or "uid %s" % owner
-        problems.append("owned by %s, not by root or the user running this (uid %s)" % (name, uid))
-    mode = file_mode(info)
-    if mode & (statmod.S_IWGRP | statmod.S_IWOTH):
-        problems.append("writable by group or others (mode %04o)" % mode)
-    return " and ".join(problems)
-
-
-def backup_dir_check(stat, uid, allow_shared=False, option="allow_shared", path=""):
-    info = stat.get("stat", stat) if isinstance(stat, dict) else {}
-    path = path or info.get("path") or "the backup directory"
-    problem = untrusted(info, uid) if info.get("exists", True) else ""
-    if not problem:
-        return {"ok": True, "problem": "", "msg": "", "warning": ""}
-    if allow_shared:
-        return {"ok": True, "problem": problem, "msg": "",
-                "warning": "backup directory %s is %s; accepted because %s=true" % (path, problem, option)}
-    msg = ("refusing backup directory %s: it is %s. Whoever can write there can plant a backup (or replace one) "
-           "that a restore would take. Make it owned by root or the user running this and mode 0700 (chmod 0700 %s), "
-           "or set %s=true to accept it. Nothing was changed." % (path, problem, path, option))
-    return {"ok": False, "problem": problem, "msg": msg, "warning": ""}
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import backup_dir_check
 
 
 class FilterModule:

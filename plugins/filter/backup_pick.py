@@ -107,8 +107,8 @@ import base64
 import datetime
 import json
 
-from ansible_collections.maverick.rollback.plugins.filter.backup_dir_check import untrusted
 from ansible_collections.maverick.rollback.plugins.filter.backup_list import backup_list
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import untrusted
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 
 BEFORE = "before="

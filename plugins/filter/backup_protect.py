@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backups the release ledger still points at: retention must never remove them."""
+"""Backups the release ledger still points at: retention must never remove them.
+
+The rule is module_utils/_backups.py (pg_backup applies it on the server with O(ledger_path)).
+"""
 
 from __future__ import annotations
 
@@ -52,44 +55,7 @@ _value:
   elements: str
 """
 
-import os
-
-
-def same_commit(a, b):
-    a, b = str(a or "").lower(), str(b or "").lower()
-    if len(a) < 4 or len(b) < 4 or "unknown" in (a, b):
-        return False
-    return a.startswith(b) or b.startswith(a)
-
-
-def _in_dir(path, directory):
-    if not directory:
-        return True
-    return os.path.dirname(os.path.normpath(path)) == os.path.normpath(directory)
-
-
-def backup_protect(records, releases, backup_dir="", restores=1):
-    records = [r for r in records or [] if isinstance(r, dict)]
-    releases = [c for c in releases or [] if c]
-    protected = set()
-    backups = [r for r in records if r.get("action") == "backup" and r.get("path")
-               and r.get("outcome", "verified") == "verified"]
-    for commit in releases:
-        for record in reversed(backups):
-            if same_commit(record.get("commit"), commit) and _in_dir(record["path"], backup_dir):
-                protected.add(record["path"])
-                break
-    for record in records:
-        if record.get("action") in ("backup", "restore", "restore_undo"):
-            continue
-        if record.get("backup") and any(same_commit(record.get("to_commit"), c) for c in releases):
-            protected.add(record["backup"])
-    restore_records = [r for r in records if r.get("action") == "restore"]
-    for record in restore_records[-restores:] if restores > 0 else []:
-        for key in ("backup", "safety_backup"):
-            if record.get(key):
-                protected.add(record[key])
-    return sorted(protected)
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import backup_protect
 
 
 class FilterModule:

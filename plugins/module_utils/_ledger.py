@@ -20,6 +20,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._state_files imp
 LEDGER_MODE = STATE_FILE_MODE
 LEDGER = "release ledger"
 LedgerError = StateFileError  # a symlinked or non-regular ledger, refused with a message saying so
+MAX_WARNINGS = 5  # unreadable lines named one by one; the rest counted
 
 
 def parse_line(raw):
@@ -57,6 +58,14 @@ def read_records(path, warnings=None):
             elif skipped and warnings is not None:
                 warnings.append("release ledger %s line %d skipped: %s" % (path, number, skipped))
     return records
+
+
+def warn_all(module, warnings):
+    """Pass read_records' warnings to a module (module.warn), the first MAX_WARNINGS by name."""
+    for warning in warnings[:MAX_WARNINGS]:
+        module.warn(warning)
+    if len(warnings) > MAX_WARNINGS:
+        module.warn("release ledger: %d more unreadable lines skipped" % (len(warnings) - MAX_WARNINGS))
 
 
 def _ends_torn(fd, size):

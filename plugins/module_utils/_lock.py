@@ -277,6 +277,22 @@ def release(path, run_id):
     return True
 
 
+def give_back(path, run_id, check_mode=False, now=None):
+    """The run protocol's release (app_lock state=released, release_ledger release_lock): the lock
+    is removed only when run_id holds it. Returns (released, warning, holder): warning names the
+    other run whose lock was left in place ('' otherwise), holder is the lock left (None when
+    released). In check mode what would be released is reported, nothing removed."""
+    now = time.time() if now is None else now
+    holder = read_holder(path)
+    mine = bool(holder) and holder.get("run_id") == run_id
+    done = mine and (check_mode or release(path, run_id))
+    warning = ""
+    if not done and holder and not mine:
+        warning = ("the lock %s is held by another run, not by run %s: left in place (%s)"
+                   % (path, run_id, describe(holder, now)))
+    return bool(done), warning, None if done else read_holder(path)
+
+
 def _beat(path, run_id, interval, stop):
     while not stop.wait(interval):
         try:

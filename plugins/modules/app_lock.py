@@ -129,7 +129,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockError, LockHeld, NotHolder, acquire, describe, held_message, is_stale, iso, read_holder, refresh, release)
+    LockError, LockHeld, NotHolder, acquire, describe, give_back, held_message, is_stale, iso, read_holder, refresh)
 
 
 def lock_record(params, now):
@@ -152,13 +152,10 @@ def query(module, path, now):
 
 
 def released(module, path, now):
-    run_id = module.params["run_id"]
-    holder = read_holder(path)
-    done = mine(holder, run_id) and (module.check_mode or release(path, run_id))
-    if not done and holder and not mine(holder, run_id):
-        module.warn("the lock %s is held by another run, not by run %s: left in place (%s)"
-                    % (path, run_id, describe(holder, now)))
-    module.exit_json(changed=bool(done), released=bool(done), holder=None if done else read_holder(path))
+    done, warning, holder = give_back(path, module.params["run_id"], module.check_mode, now)
+    if warning:
+        module.warn(warning)
+    module.exit_json(changed=done, released=done, holder=holder)
 
 
 def refreshed(module, path, now):

@@ -81,10 +81,41 @@ options:
     type: int
     default: 0
   protect:
-    description: Backup paths retention must never remove (the ones the release ledger points at).
+    description:
+      - Backup paths retention must never remove, besides what O(ledger_path) protects.
     type: list
     elements: path
     default: []
+  ledger_path:
+    description:
+      - The app's release ledger (M(maverick.rollback.release_ledger)), read before the dump. Retention never
+        removes a backup it still points at - (1) the newest verified backup in O(backup_dir) taken while one of
+        the newest O(protect_releases) healthy releases ran (what C(db_restore_backup=before=<commit>) picks),
+        (2) a backup a deploy or rollback record of one of those releases names, (3) the backup and the safety
+        backup of the newest restore (the rule of the filter M(maverick.rollback.backup_protect)).
+      - A ledger that does not exist yet protects nothing; one that cannot be read (a symbolic link, no
+        permission) fails the module before anything is written (RV(refused)). Unreadable lines are skipped with
+        a warning.
+    type: path
+  protect_releases:
+    description: How many of the newest healthy releases of O(ledger_path) keep their backups (rules 1 and 2).
+    type: int
+    default: 5
+  allow_shared_backup_dir:
+    description:
+      - Write into a O(backup_dir) that group or others can write to, or that a user other than root and the
+        user the module runs as owns, with a warning.
+      - Refused by default, before anything is read or written (RV(refused)) - whoever can write there can
+        plant a backup (or replace one) that a restore would take (the rule of the filter
+        M(maverick.rollback.backup_dir_check)). A O(backup_dir) that does not exist yet is created 0700.
+    type: bool
+    default: false
+  allow_shared_option:
+    description:
+      - The name the refusal and the warning give to O(allow_shared_backup_dir), so the message names what
+        its reader sets (a role passes its own variable, for example C(db_backup_allow_shared_backup_dir)).
+    type: str
+    default: allow_shared_backup_dir
   maintenance_db:
     description: Database to connect to for CREATE/DROP DATABASE (O(verify=full)).
     type: str
@@ -146,13 +177,14 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Pre-deploy backup of LifeTracker through the postgres container, keep 10
+- name: Pre-deploy backup of LifeTracker through the postgres container, keep 10 and what the ledger points at
   maverick.rollback.pg_backup:
     project_dir: /opt/lifetracker
     backup_dir: /var/lib/maverick-rollback/backups
     commit: "{{ deployed_sha }}"
     keep: 10
-    protect: "{{ ledger.backup_paths | default([]) }}"
+    ledger_path: /var/lib/maverick-rollback/lifetracker/ledger.jsonl
+    protect_releases: 5
   register: backup
 
 - name: Parallel directory-format dump from the host, fully verified
@@ -258,6 +290,19 @@ removed:
   type: list
   elements: str
   returned: always
+protected:
+  description:
+    - The backups retention kept for the release ledger's sake (O(ledger_path)) and O(protect), sorted.
+  type: list
+  elements: str
+  returned: success
+refused:
+  description:
+    - True when the module stopped before it read the database or wrote anything - O(backup_dir) can be
+      written by others (and not O(allow_shared_backup_dir)), or O(ledger_path) cannot be read. Nothing was
+      changed; a caller need not record a failed backup.
+  type: bool
+  returned: failure
 via:
   description: Where the client tools ran, C(host) or C(compose) (what O(via=auto) chose).
   type: str
@@ -285,6 +330,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import backup_dir_check, ledger_protect, path_stat
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import (
     connection_spec, missing_setting, module_connection)
@@ -293,6 +339,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     compare_row_counts, derived_db_name, detect_format, fsync_dir, fsync_tree, iso, manifest_path,
     parse_iso, parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, utc_stamp, write_manifest)
+from ansible_collections.maverick.rollback.plugins.module_utils._ledger import LedgerError, read_records, warn_all
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
@@ -371,6 +418,36 @@ def git_head(module, project_dir):
     return out.strip() if rc == 0 and out.strip() else None
 
 
+def trusted_backup_dir(module):
+    """Refuse a backup_dir others can write to (a restore takes the newest backup it finds there) before
+    anything is read or written; accepted with allow_shared_backup_dir, with a warning. True when warned."""
+    p = module.params
+    verdict = backup_dir_check(path_stat(p["backup_dir"]), os.geteuid(), allow_shared=p["allow_shared_backup_dir"],
+                               option=p["allow_shared_option"])
+    if not verdict["ok"]:
+        module.fail_json(msg=verdict["msg"], refused=True)
+    if verdict["warning"]:
+        module.warn(verdict["warning"])
+    return bool(verdict["warning"])
+
+
+def protected_backups(module):
+    """O(protect) and what the release ledger still points at (read before anything is written)."""
+    p = module.params
+    protect = set(p["protect"])
+    if p["ledger_path"]:
+        warnings = []
+        try:
+            records = read_records(p["ledger_path"], warnings)
+        except LedgerError as exc:
+            module.fail_json(msg=str(exc), refused=True)
+        except OSError as exc:
+            module.fail_json(msg="cannot read the release ledger %s: %s" % (p["ledger_path"], exc), refused=True)
+        warn_all(module, warnings)
+        protect.update(ledger_protect(records, p["protect_releases"], p["backup_dir"]))
+    return sorted(protect)
+
+
 def main():
     argument_spec = connection_spec(
         source_database=dict(type="str"),
@@ -383,6 +460,10 @@ def main():
         verify=dict(type="str", default="list", choices=["list", "full"]),
         keep=dict(type="int", default=0),
         protect=dict(type="list", elements="path", default=[]),
+        ledger_path=dict(type="path"),
+        protect_releases=dict(type="int", default=5),
+        allow_shared_backup_dir=dict(type="bool", default=False),
+        allow_shared_option=dict(type="str", default="allow_shared_backup_dir"),
         maintenance_db=dict(type="str", default="postgres"),
         table_stats=dict(type="bool", default=True),
         exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
@@ -415,6 +496,8 @@ def main():
         problems.append("jobs must be at least 1")
     if p["keep"] < 0:
         problems.append("keep must be 0 (no pruning) or more")
+    if p["protect_releases"] < 0:
+        problems.append("protect_releases must be 0 or more")
     if p["exact_count_limit_mb"] < 0:
         problems.append("exact_count_limit_mb must be 0 (estimates only) or more")
     if p["format"] == "directory" and conn["via"] == "compose":
@@ -424,6 +507,8 @@ def main():
     problems = [x for x in problems if x]
     if problems:
         module.fail_json(msg="; ".join(problems))
+    shared = trusted_backup_dir(module)
+    protect = protected_backups(module)
 
     try:
         commit = short_commit(p["commit"] or git_head(module, p["project_dir"]) or "")
@@ -431,7 +516,7 @@ def main():
         module.fail_json(msg=exc.msg)
     backup_dir = p["backup_dir"]
     when = datetime.datetime.now(datetime.timezone.utc)
-    result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[])
+    result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[], protected=protect)
 
     runner = None
     tmp = None
@@ -457,14 +542,14 @@ def main():
         if module.check_mode:
             pending = existing_backups(backup_dir, app, database)
             pending.append({"path": path, "stamp": "99999999T999999Z", "seq": 0, "verified": True})
-            result["removed"] = select_for_removal(pending, p["keep"], p["protect"])
+            result["removed"] = select_for_removal(pending, p["keep"], protect)
             result["changed"] = True
             module.exit_json(**result)
 
         if not os.path.isdir(backup_dir):
             os.makedirs(backup_dir, 0o700)
             result["changed"] = True
-        elif os.stat(backup_dir).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        elif not shared and os.stat(backup_dir).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             module.warn("backup_dir %s is accessible to group/others (mode %o); backups inside are 0600"
                         % (backup_dir, stat.S_IMODE(os.stat(backup_dir).st_mode)))
 
@@ -523,7 +608,7 @@ def main():
             tables=tables, tables_exact_limit=exact_limit)
         write_manifest(manifest_path(path), manifest)
 
-        for old in select_for_removal(existing_backups(backup_dir, app, database), p["keep"], p["protect"]):
+        for old in select_for_removal(existing_backups(backup_dir, app, database), p["keep"], protect):
             remove_path(manifest_path(old))
             remove_path(old)
             result["removed"].append(old)

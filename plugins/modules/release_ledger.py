@@ -27,7 +27,8 @@ description:
     or not UTF-8, with a warning naming it, and read the others.
   - The ledger is never opened through a symbolic link.
   - With O(run_id) (the run protocol's end), the record is stamped with that run id,
-    and with O(lock_path) the run's lock heartbeat is refreshed.
+    and with O(lock_path) the run's lock heartbeat is refreshed (with O(release_lock), the lock is
+    given back once the record is written).
 options:
   path:
     description: Ledger file, for example C(/var/lib/maverick-rollback/lifetracker/ledger.jsonl).
@@ -63,6 +64,15 @@ options:
       - The app lock of O(run_id). When that run holds it, its heartbeat is refreshed (a sign of
         life, so a long run is not taken for a dead one); when another run holds it, a warning says so.
     type: path
+  release_lock:
+    description:
+      - With C(state=appended), give the app lock O(lock_path) back once the record is written - the
+        run protocol's end in one call (the release of M(maverick.rollback.app_lock) C(state=released), the
+        same code) - only when O(run_id) holds it; another run's lock is left in place with a warning.
+      - Nothing is given back when the record cannot be written.
+      - In check mode the record is not written and the lock is not given back; RV(released) says whether it would be.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -97,6 +107,20 @@ EXAMPLES = r"""
       database: lifetracker
       outcome: verified
 
+- name: End of a run that took the lock - record it and give the lock back in one call
+  maverick.rollback.release_ledger:
+    path: /var/lib/maverick-rollback/lifetracker/ledger.jsonl
+    state: appended
+    run_id: "{{ run_id }}"
+    lock_path: /var/lib/maverick-rollback/lifetracker/lock
+    release_lock: true
+    record:
+      action: backup
+      app: lifetracker
+      database: lifetracker
+      outcome: verified
+  register: ended
+
 - name: Which release ran before this one?
   maverick.rollback.release_ledger:
     path: /var/lib/maverick-rollback/lifetracker/ledger.jsonl
@@ -109,6 +133,10 @@ line:
   description: The JSON line appended.
   type: str
   returned: state=appended
+released:
+  description: Whether the app lock O(lock_path) was given back (would be, in check mode).
+  type: bool
+  returned: when O(release_lock)
 records:
   description: Newest records, oldest first (at most O(limit)).
   type: list
@@ -143,12 +171,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger import (
-    LedgerError, annotate, append_record, commits_to_keep, previous_healthy, read_records)
+    LedgerError, annotate, append_record, commits_to_keep, previous_healthy, read_records, warn_all)
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger_schema import invalid_record_message
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockError, NotHolder, describe, refresh)
-
-MAX_WARNINGS = 5
+    LockError, NotHolder, describe, give_back, refresh)
 
 
 def now_utc():
@@ -186,11 +212,17 @@ def sign_of_life(module):
         module.warn("cannot refresh the lock %s: %s" % (params["lock_path"], exc))
 
 
-def warn_all(module, warnings):
-    for warning in warnings[:MAX_WARNINGS]:
+def lock_given_back(module, result):
+    """The run protocol's release after the record (release_lock): True when the lock was given back."""
+    params = module.params
+    try:
+        done, warning, _holder = give_back(params["lock_path"], params["run_id"], module.check_mode)
+    except (LockError, OSError) as exc:
+        module.fail_json(msg="the record was written to the release ledger %s, but the lock %s was not given back: %s"
+                             % (params["path"], params["lock_path"], exc), **result)
+    if warning:
         module.warn(warning)
-    if len(warnings) > MAX_WARNINGS:
-        module.warn("release ledger: %d more unreadable lines skipped" % (len(warnings) - MAX_WARNINGS))
+    return done
 
 
 def main():
@@ -204,19 +236,25 @@ def main():
             limit=dict(type="int", default=20),
             run_id=dict(type="str"),
             lock_path=dict(type="path"),
+            release_lock=dict(type="bool", default=False),
         ),
-        required_if=[("state", "appended", ["record"])],
+        required_if=[("state", "appended", ["record"]), ("release_lock", True, ["lock_path", "run_id"])],
         supports_check_mode=True,
     )
     params = module.params
     result = dict(changed=False)
     warnings = []
+    if params["release_lock"] and params["state"] != "appended":
+        module.fail_json(msg="release_lock gives the lock back after an append: it needs state=appended")
     try:
         if params["state"] == "appended":
             record = record_to_append(module)
             result["changed"] = True
             result["line"] = "" if module.check_mode else append_record(params["path"], record, warnings)
-        sign_of_life(module)
+        if params["release_lock"]:
+            result["released"] = lock_given_back(module, result)
+        else:
+            sign_of_life(module)
         records = read_records(params["path"], warnings)
     except LedgerError as exc:
         module.fail_json(msg=str(exc))

@@ -52,6 +52,7 @@ def test_lock_taken_and_given_back_only_by_begin_and_end(path):
     if path in PROTOCOL:
         return
     changes = [name for name, args in calls(path, LOCK) if args.get("state", "acquired") in ("acquired", "taken", "released")]
+    changes += [name for name, args in calls(path, LEDGER) if args.get("release_lock")]
     assert not changes, "%s changes the app lock itself (import app tasks_from: begin / end): %s" % (rel(path), changes)
 
 

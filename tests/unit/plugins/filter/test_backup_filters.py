@@ -6,7 +6,8 @@ Data-driven: find results / ledger records as the db_backup and db_restore roles
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.filter.backup_list import backup_list
-from ansible_collections.maverick.rollback.plugins.filter.backup_protect import backup_protect, same_commit
+from ansible_collections.maverick.rollback.plugins.filter.backup_protect import backup_protect
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import same_commit
 
 D = "/var/lib/maverick-rollback/backups"
 S = D + "/pre-restore"
@@ -123,3 +124,12 @@ def test_backup_protect_more_restores():
 ])
 def test_same_commit(a, b, same):
     assert same_commit(a, b) is same
+
+
+def test_one_copy_of_the_protection_rule():
+    """The filter and pg_backup's ledger_path apply the same function of module_utils/_backups.py."""
+    from ansible_collections.maverick.rollback.plugins.module_utils import _backups
+    assert backup_protect is _backups.backup_protect
+    records = [bk(D + "/1", A), {"action": "deploy", "to_commit": A, "outcome": "healthy"}]
+    assert _backups.ledger_protect(records, 5, D) == backup_protect(records, [A], D) == [D + "/1"]
+    assert _backups.ledger_protect(records, 0, D) == []

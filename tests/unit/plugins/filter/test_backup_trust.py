@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.maverick.rollback.plugins.filter.backup_dir_check import backup_dir_check, untrusted
+from ansible_collections.maverick.rollback.plugins.filter.backup_dir_check import backup_dir_check
+from ansible_collections.maverick.rollback.plugins.module_utils._backups import untrusted
 from ansible_collections.maverick.rollback.plugins.filter.backup_pick import backup_pick
 
 CASES = yaml.safe_load((Path(__file__).parent / "tables" / "backup_trust.yml").read_text())
@@ -106,3 +107,11 @@ def test_backup_pick_a_path_is_taken_as_given():
     got = backup_pick([{"path": PLANTED + ".json", "uid": 5, "mode": "0666"}], "/root/backup.sql", "lt", "lt",
                       manifests=[], uid=0)
     assert (got["path"], got["how"]) == ("/root/backup.sql", "path")
+
+
+def test_one_copy_of_the_trust_rule():
+    """The filters and pg_backup (on the server) apply the same functions of module_utils/_backups.py."""
+    from ansible_collections.maverick.rollback.plugins.filter import backup_dir_check as dir_filter, backup_pick
+    from ansible_collections.maverick.rollback.plugins.module_utils import _backups
+    assert dir_filter.backup_dir_check is _backups.backup_dir_check
+    assert backup_pick.untrusted is _backups.untrusted

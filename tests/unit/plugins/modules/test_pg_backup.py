@@ -464,3 +464,138 @@ def test_unreadable_table_stats_warn_and_the_backup_goes_on(server, project, tmp
 def test_table_stats_off(server, project, tmp_path, capsys):
     result = run(base(project, tmp_path, table_stats=False), capsys)
     assert result["_rc"] == 0 and "tables" not in result and "tables" not in read_manifest(result["path"])
+
+
+# --------------------------------------------------------------------------- the release ledger and the backup directory
+# pg_backup reads the ledger itself (ledger_path) and refuses a backup directory others can
+# write to, both before it dumps anything: the db_backup role no longer reads either.
+
+A, B = "a" * 40, "b" * 40
+
+
+def ledger_at(tmp_path, records):
+    """The ledger file; a record given as a string is written as that line (a torn one)."""
+    path = tmp_path / "state" / "ledger.jsonl"
+    path.parent.mkdir(mode=0o700)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def healthy(commit):
+    return {"action": "deploy", "app": "lifetracker", "to_commit": commit, "outcome": "healthy"}
+
+
+def taken_at(backup, commit, outcome="verified"):
+    return {"action": "backup", "app": "lifetracker", "path": backup, "commit": commit[:12], "outcome": outcome}
+
+
+# (id, ledger records over the backups b[1..3] (oldest first), module args, backups kept of b1..b3)
+# Each run adds a new backup; keep=1 keeps only it, so whatever else survives is protected.
+LEDGER_CASES = [
+    ("no ledger file yet: nothing protected", None, {}, []),
+    ("the backup taken at a healthy release", lambda b: [taken_at(b[1], A), healthy(A)], {}, [1]),
+    ("the newest verified backup of that release only", lambda b: [taken_at(b[1], A), taken_at(b[2], A), healthy(A)],
+     {}, [2]),
+    ("a failed backup protects nothing", lambda b: [taken_at(b[1], A), taken_at(b[2], A, "failed"), healthy(A)],
+     {}, [1]),
+    ("not a release beyond protect_releases",
+     lambda b: [taken_at(b[1], A), healthy(A), taken_at(b[2], B), healthy(B)], {"protect_releases": 1}, [2]),
+    ("protect_releases 0: no release protects its backup (rule 1)", lambda b: [taken_at(b[1], A), healthy(A)],
+     {"protect_releases": 0}, []),
+    ("the backup a deploy record names", lambda b: [dict(healthy(A), backup=b[3])], {}, [3]),
+    ("the newest restore's backup and safety backup",
+     lambda b: [{"action": "restore", "app": "lifetracker", "backup": b[1], "safety_backup": b[2], "outcome": "restored"}],
+     {}, [1, 2]),
+    ("the ledger's and protect's together", lambda b: [taken_at(b[1], A), healthy(A)], {"protect": [3]}, [1, 3]),
+    ("an unreadable line is skipped, the rest read", lambda b: ["{torn", taken_at(b[1], A), healthy(A)], {}, [1]),
+]
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+@pytest.mark.parametrize("records,args,kept", [c[1:] for c in LEDGER_CASES], ids=[c[0] for c in LEDGER_CASES])
+def test_retention_keeps_what_the_ledger_points_at(server, project, tmp_path, capsys, records, args, kept, check):
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    b = {day: str(make_backup(backups, day)) for day in (1, 2, 3)}
+    ledger = ledger_at(tmp_path, records(b)) if records else tmp_path / "state" / "ledger.jsonl"
+    args = dict(args, protect=[b[n] for n in args.get("protect", [])])
+    result = run(base(project, tmp_path, keep=1, ledger_path=str(ledger), **args), capsys, check=check)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["removed"] == [b[n] for n in (1, 2, 3) if n not in kept]
+    assert set(result["protected"]) >= {b[n] for n in kept}
+    left = {n for n in (1, 2, 3) if os.path.exists(b[n])}
+    assert left == ({1, 2, 3} if check else set(kept))
+
+
+def test_an_unreadable_ledger_line_is_a_warning(server, project, tmp_path, capsys, warned):
+    ledger = ledger_at(tmp_path, [healthy(A)])
+    ledger.write_bytes(b"\xff\n" + ledger.read_bytes())
+    result = run(base(project, tmp_path, ledger_path=str(ledger)), capsys)
+    assert result["_rc"] == 0, result.get("msg")
+    assert [w for w in warned if "skipped" in w] == [
+        "release ledger %s line 1 skipped: invalid UTF-8 (byte 0xff at column 1)" % ledger]
+
+
+def test_a_symlinked_ledger_is_refused_before_anything(server, project, tmp_path, capsys):
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text("")
+    link = tmp_path / "ledger.jsonl"
+    link.symlink_to(target)
+    result = run(base(project, tmp_path, ledger_path=str(link)), capsys)
+    assert result["_rc"] == 1 and result["refused"] is True
+    assert result["msg"].startswith("refusing the release ledger %s: it is a symbolic link" % link)
+    assert server.calls() == [] and not (tmp_path / "backups").exists()
+
+
+OPTION = "db_backup_allow_shared_backup_dir"
+# (id, mode of backup_dir (None: missing), owner uid (None: the runner), allow_shared, problem ('' when trusted))
+TRUST_CASES = [
+    ("missing: created 0700", None, None, False, ""),
+    ("private", 0o700, None, False, ""),
+    ("readable by others is not writable", 0o755, None, False, ""),
+    ("world-writable", 0o777, None, False, "writable by group or others (mode 0777)"),
+    ("group-writable", 0o770, None, False, "writable by group or others (mode 0770)"),
+    ("sticky world-writable", 0o1777, None, False, "writable by group or others (mode 1777)"),
+    ("another user's", 0o700, 4242, False, "owned by uid 4242, not by root or the user running this (uid 0)"),
+    ("world-writable, accepted on request", 0o777, None, True, "writable by group or others (mode 0777)"),
+    ("another user's, accepted on request", 0o700, 4242, True,
+     "owned by uid 4242, not by root or the user running this (uid 0)"),
+]
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+@pytest.mark.parametrize("mode,owner,allow,problem", [c[1:] for c in TRUST_CASES], ids=[c[0] for c in TRUST_CASES])
+def test_backup_dir_others_can_write_is_refused_before_anything(server, project, tmp_path, capsys, warned,
+                                                                mode, owner, allow, problem, check):
+    if owner is not None and os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    backups = tmp_path / "backups"
+    if mode is not None:
+        backups.mkdir()
+        os.chmod(backups, mode)
+        if owner is not None:
+            os.chown(backups, owner, -1)
+    result = run(base(project, tmp_path, keep=1, allow_shared_backup_dir=allow, allow_shared_option=OPTION),
+                 capsys, check=check)
+    if problem and not allow:
+        assert result["_rc"] == 1 and result["refused"] is True
+        assert result["msg"] == (
+            "refusing backup directory %s: it is %s. Whoever can write there can plant a backup (or replace one) "
+            "that a restore would take. Make it owned by root or the user running this and mode 0700 (chmod 0700 %s), "
+            "or set %s=true to accept it. Nothing was changed." % (backups, problem, backups, OPTION))
+        assert server.calls() == [] and os.listdir(backups) == []  # no tool ran, nothing written
+        return
+    assert result["_rc"] == 0 and "refused" not in result, result.get("msg")
+    # One warning for a shared directory accepted on request (not also the "readable by others" one).
+    assert [w for w in warned if "accepted because" in w] == (
+        ["backup directory %s is %s; accepted because %s=true" % (backups, problem, OPTION)] if problem else [])
+    assert not (problem and [w for w in warned if "accessible to group/others" in w])
+    written = os.listdir(backups) if backups.exists() else []
+    assert len(written) == (0 if check else 2)  # the backup and its manifest
+
+
+def test_the_refusal_names_the_module_option_by_default(server, project, tmp_path, capsys):
+    (tmp_path / "backups").mkdir()
+    os.chmod(tmp_path / "backups", 0o777)
+    result = run(base(project, tmp_path), capsys)
+    assert result["_rc"] == 1 and "or set allow_shared_backup_dir=true to accept it" in result["msg"]

@@ -95,3 +95,60 @@ def test_symlinked_ledger_is_refused(capsys, tmp_path):
         assert result["_rc"] == 1
         assert result["msg"].startswith("refusing the release ledger %s: it is a symbolic link (to %s)" % (link, target))
     assert target.read_text() == "root:x:0:0\n"
+
+
+# The run protocol's end in one call: the record, then the lock given back (release_lock), with
+# app_lock state=released's rule - only by the run that holds it.
+# (id, holder of the lock before (run id, None: no lock), check mode, released, holder after, warning)
+RELEASE_CASES = [
+    ("this run's lock is given back", "r1", False, True, None, ""),
+    ("another run's lock is left with a warning", "other", False, False, "other",
+     "held by another run, not by run r1: left in place"),
+    ("no lock: nothing to give back", None, False, False, None, ""),
+    ("check mode: would be given back, nothing written", "r1", True, True, "r1", ""),
+    ("check mode, another run's lock", "other", True, False, "other", "held by another run, not by run r1"),
+]
+
+
+@pytest.mark.parametrize("before,check,released,after,warning", [c[1:] for c in RELEASE_CASES],
+                         ids=[c[0] for c in RELEASE_CASES])
+def test_append_then_release_the_lock(capsys, warned, ledger, before, check, released, after, warning):
+    lock = str(ledger.parent / "lock")
+    if before:
+        acquire(lock, {"run_id": before, "ttl": 60, "started_epoch": 1.0}, False, now=1.0)
+    result = run(capsys, check=check, path=str(ledger), state="appended", record=GOOD, run_id="r1", lock_path=lock,
+                 release_lock=True)
+    assert result["_rc"] == 0, result.get("msg")
+    assert result["changed"] is True and result["released"] is released
+    assert (read_holder(lock) or {}).get("run_id") == after
+    assert ledger.exists() is not check
+    if not check:
+        assert json.loads(ledger.read_text())["run_id"] == "r1"
+    held = [w for w in warned if "held by another run" in w]
+    assert len(held) == (1 if warning else 0) and all(warning in w for w in held)
+
+
+def test_a_refused_record_keeps_the_lock(capsys, ledger):
+    lock = str(ledger.parent / "lock")
+    acquire(lock, {"run_id": "r1", "ttl": 60, "started_epoch": 1.0}, False, now=1.0)
+    result = run(capsys, path=str(ledger), state="appended", record=dict(GOOD, outcome="ok"), run_id="r1",
+                 lock_path=lock, release_lock=True)
+    assert result["_rc"] == 1 and "Nothing was written to the ledger" in result["msg"]
+    assert read_holder(lock)["run_id"] == "r1" and not ledger.exists()
+
+
+def test_without_release_lock_the_lock_stays(capsys, ledger):
+    lock = str(ledger.parent / "lock")
+    acquire(lock, {"run_id": "r1", "ttl": 60, "started_epoch": 1.0}, False, now=1.0)
+    result = run(capsys, path=str(ledger), state="appended", record=GOOD, run_id="r1", lock_path=lock)
+    assert result["_rc"] == 0 and "released" not in result and read_holder(lock)["run_id"] == "r1"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    ({"state": "query", "run_id": "r1", "lock_path": "/nonexistent/lock"}, "release_lock gives the lock back after an append: it needs state=appended"),
+    ({"state": "appended", "record": GOOD, "run_id": "r1"}, "release_lock is True but all of the following are missing: lock_path"),
+], ids=["query", "no-lock-path"])
+def test_release_lock_needs_an_append_and_the_lock(capsys, ledger, args, fragment):
+    result = run(capsys, path=str(ledger), release_lock=True, **args)
+    assert result["_rc"] == 1 and fragment in result["msg"]
+    assert not ledger.exists()
