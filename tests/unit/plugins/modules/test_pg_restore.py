@@ -680,6 +680,7 @@ def test_verified_returns_the_manifests_tables(server, project, tmp_path, capsys
     assert result["_rc"] == 0, result.get("msg")
     assert result["backup_tables"] == manifest["tables"]
 
+
 # ============================================================ issue 18: what several tasks did, in one call
 # The restore's reads in one `inspected` call, the comparison read by the scratch restore,
 # and stop + swap + start in one call for the downtime.
