@@ -110,7 +110,11 @@ class Env:
         elapsed = time.monotonic() - started
         if proc.returncode != 0:
             raise SystemExit("%s failed:\n%s" % (playbook, proc.stdout[-5000:]))
-        return elapsed, (json.loads(proc.stdout[proc.stdout.index("{"):]) if json_out else proc.stdout)
+        if not json_out:
+            return elapsed, proc.stdout
+        # The report starts on a line of its own (a warning before it may hold a '{').
+        start = 0 if proc.stdout.startswith("{\n") else proc.stdout.index("\n{\n") + 1
+        return elapsed, json.loads(proc.stdout[start:])
 
 
 def task_result(report, name_part):
