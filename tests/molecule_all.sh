@@ -64,7 +64,10 @@ echo "[molecule] wall ${JOBS} streams: $((SECONDS - t0))s"
 if ((${#failed[@]})); then
   for s in "${failed[@]}"; do
     echo "[molecule] $s failed (log: $LOGS/$s.log):"
-    sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$s.log" | grep -aoE '(FAILED|ERROR) tests/.*|CRITICAL .*|fatal: .*' | cut -c1-400 | tail -15
+    # pytest names a failed test by its path from the rootdir (molecule/<s>/tests/...).
+    sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$s.log" >"$LOGS/$s.plain"
+    grep -aoE '^(FAILED|ERROR) [^ ]*tests/[^ ]+.*' "$LOGS/$s.plain" | cut -c1-400
+    grep -aoE '^E +.*(Error|assert).*|CRITICAL .*|fatal: .*' "$LOGS/$s.plain" | cut -c1-400 | tail -12
   done
   exit 1
 fi
