@@ -167,10 +167,36 @@ class PsSampler(threading.Thread):
             time.sleep(0.1)
 
 
+def scenario_container_ids():
+    """This scenario's containers: the server (named like the project) and its Compose services.
+    Other scenarios run the same tools at the same time on this machine."""
+    ids = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter",
+                          "label=com.docker.compose.project=" + PROJECT],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    server = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", PROJECT],
+                            stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    return set(ids + server)
+
+
+def in_containers(pid, ids):
+    """True when the process runs in one of these containers (its cgroup path names the id)."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as handle:
+            cgroups = handle.read()
+    except OSError:  # it has exited
+        return False
+    return any(container_id in cgroups for container_id in ids)
+
+
 def find_pids(pattern):
+    """This scenario's processes whose argv matches pattern (never another scenario's)."""
     out = subprocess.run(["ps", "-eww", "-o", "pid=,args="], stdout=subprocess.PIPE, text=True).stdout
-    return [int(line.split(None, 1)[0]) for line in out.splitlines()
+    pids = [int(line.split(None, 1)[0]) for line in out.splitlines()
             if len(line.split(None, 1)) == 2 and re.search(pattern, line.split(None, 1)[1])]
+    if not pids:
+        return []
+    ids = scenario_container_ids()
+    return [pid for pid in pids if in_containers(pid, ids)]
 
 
 def wait_for_pids(pattern, timeout=120):
