@@ -64,10 +64,13 @@ echo "[molecule] wall ${JOBS} streams: $((SECONDS - t0))s"
 if ((${#failed[@]})); then
   for s in "${failed[@]}"; do
     echo "[molecule] $s failed (log: $LOGS/$s.log):"
-    # pytest names a failed test by its path from the rootdir (molecule/<s>/tests/...).
-    sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$s.log" >"$LOGS/$s.plain"
-    grep -aoE '^(FAILED|ERROR) [^ ]*tests/[^ ]+.*' "$LOGS/$s.plain" | cut -c1-400
-    grep -aoE '^E +.*(Error|assert).*|CRITICAL .*|fatal: .*' "$LOGS/$s.plain" | cut -c1-400 | tail -12
+    # Molecule boxes its output ("  │ ") and wraps it at 80 columns (continuation lines
+    # indented two more): unwrap, then pick pytest's summary lines (FAILED <path>::<test>).
+    sed 's/\x1b\[[0-9;]*m//g; s/^  │ //' "$LOGS/$s.log" |
+      awk 'NR > 1 && /^  [^ ]/ {sub(/^  /, ""); line = line $0; next} NR > 1 {print line} {line = $0} END {print line}' \
+      >"$LOGS/$s.plain"
+    grep -aoE '^(FAILED|ERROR) ?[^ ]*tests/[^ ]+' "$LOGS/$s.plain" | sed -E 's/^(FAILED|ERROR) ?/\1 /' | sort -u
+    grep -aoE '^E +.*(Error|assert).*|CRITICAL .*|fatal: .*' "$LOGS/$s.plain" | cut -c1-300 | tail -10
   done
   exit 1
 fi
