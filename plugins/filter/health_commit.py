@@ -39,7 +39,7 @@ _value:
   type: str
 """
 
-from ansible_collections.maverick.rollback.plugins.filter.health_verdict import reported_field
+from ansible_collections.maverick.rollback.plugins.module_utils._health import reported_field
 
 
 def health_commit(result, commit_field="commit"):

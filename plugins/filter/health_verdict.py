@@ -44,42 +44,13 @@ _value:
   type: str
 """
 
-MIN_SHA_PREFIX = 7
-
-
-def commits_match(expected, reported):
-    """True when one SHA is a prefix of the other (apps may report short SHAs)."""
-    expected, reported = expected.strip().lower(), reported.strip().lower()
-    if len(reported) < MIN_SHA_PREFIX:
-        return False
-    return expected.startswith(reported) or reported.startswith(expected)
-
-
-def reported_field(body, path):
-    """The value at a dotted path of a JSON object ('' when any step is missing)."""
-    for key in path.split("."):
-        if not isinstance(body, dict) or key not in body:
-            return ""
-        body = body[key]
-    return "" if body is None or isinstance(body, (dict, list)) else str(body)
+from ansible_collections.maverick.rollback.plugins.module_utils._health import (  # noqa: F401 (re-exported)
+    MIN_SHA_PREFIX, commits_match, reported_field, verdict)
 
 
 def health_verdict(result, status_codes=(200,), expected_commit="", commit_field="commit"):
     """Return '' for a good answer, else why it is not good."""
-    result = result or {}
-    status = int(result.get("status", -1))
-    url = result.get("url", "")
-    if status == -1:
-        return "no answer from %s: %s" % (url, result.get("msg", "connection failed"))
-    if status not in [int(code) for code in status_codes]:
-        return "HTTP %d from %s (expected %s)" % (status, url, "/".join(str(c) for c in status_codes))
-    if expected_commit:
-        reported = reported_field(result.get("json"), commit_field)
-        if not reported:
-            return "no '%s' field in the answer from %s" % (commit_field, url)
-        if not commits_match(expected_commit, reported):
-            return "wrong commit: expected %s, running %s" % (expected_commit, reported)
-    return ""
+    return verdict(result, status_codes, expected_commit, commit_field)
 
 
 class FilterModule:
