@@ -83,7 +83,7 @@ def test_bad_inputs_are_refused_before_any_probe(host, bad_input):
     proc = run_playbook(PLAYBOOK, "-e", bad_input)
     assert proc.returncode != 0
     assert "health_check refused its inputs" in proc.stdout
-    assert "Wait for a good answer" not in proc.stdout
+    assert "Probe the health URL" not in proc.stdout
     assert not host.file("/tmp/pwned").exists
 
 
