@@ -12,24 +12,13 @@ version_added: 0.1.0
 description:
   - Takes a registered M(ansible.builtin.uri) result and returns an empty string when the
     answer is good, otherwise a one-line reason (no answer, HTTP status, wrong commit).
+extends_documentation_fragment:
+  - maverick.rollback.health
 options:
   _input:
     description: Registered result of M(ansible.builtin.uri).
     type: dict
     required: true
-  status_codes:
-    description: HTTP status codes that count as healthy.
-    type: list
-    elements: int
-    default: [200]
-  expected_commit:
-    description: Commit SHA (7-40 hex) the answer must report; empty to skip.
-    type: str
-    default: ""
-  commit_field:
-    description: JSON field that carries the running commit; a dotted path reaches nested fields (C(build.commit)).
-    type: str
-    default: commit
 """
 
 EXAMPLES = r"""

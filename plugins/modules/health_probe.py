@@ -23,24 +23,13 @@ description:
     M(ansible.builtin.uri) result (status -1 when there was no answer), so the
     C(maverick.rollback.health_verdict) and C(maverick.rollback.health_commit) filters
     judge it the same way.
+extends_documentation_fragment:
+  - maverick.rollback.health
 options:
   url:
     description: The health URL, as reached from the server (http or https).
     type: str
     required: true
-  status_codes:
-    description: HTTP status codes that count as healthy.
-    type: list
-    elements: int
-    default: [200]
-  expected_commit:
-    description: Commit SHA (7-40 hex) the answer must report; empty to skip.
-    type: str
-    default: ""
-  commit_field:
-    description: JSON field that carries the running commit; a dotted path reaches nested fields.
-    type: str
-    default: commit
   successes:
     description: Consecutive good answers the gate needs.
     type: int
