@@ -33,8 +33,7 @@ _value:
   type: str
 """
 
-from ansible_collections.maverick.rollback.plugins.module_utils._health import (  # noqa: F401 (re-exported)
-    MIN_SHA_PREFIX, commits_match, reported_field, verdict)
+from ansible_collections.maverick.rollback.plugins.module_utils._health import verdict
 
 
 def health_verdict(result, status_codes=(200,), expected_commit="", commit_field="commit"):

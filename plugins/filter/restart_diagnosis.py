@@ -95,7 +95,7 @@ import base64
 
 from ansible_collections.maverick.rollback.plugins.filter.compose_ps import compose_ps
 from ansible_collections.maverick.rollback.plugins.filter.health_commit import health_commit
-from ansible_collections.maverick.rollback.plugins.filter.health_verdict import health_verdict
+from ansible_collections.maverick.rollback.plugins.module_utils._health import verdict as health_verdict
 
 WEB_OK = [200, 301, 302, 304]
 MEMINFO_KEYS = ("MemTotal:", "MemAvailable:", "SwapTotal:", "SwapFree:")

@@ -23,8 +23,6 @@ description:
     M(ansible.builtin.uri) result (status -1 when there was no answer), so the
     C(maverick.rollback.health_verdict) and C(maverick.rollback.health_commit) filters
     judge it the same way.
-extends_documentation_fragment:
-  - maverick.rollback.health
 options:
   url:
     description: The health URL, as reached from the server (http or https).
@@ -53,9 +51,12 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Probes are read-only GETs; they run in check mode too.
+    description: Probes are read-only GETs; they run in check mode too.
+extends_documentation_fragment:
+  - maverick.rollback.attributes
+  - maverick.rollback.health
 author:
-  - Maverick Applications
+  - Maverick Applications SRE (@maverickapplications)
 """
 
 EXAMPLES = r"""

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.maverick.rollback.plugins.filter.health_verdict import (
-    FilterModule, commits_match, health_verdict)
+from ansible_collections.maverick.rollback.plugins.filter.health_verdict import FilterModule, health_verdict
+from ansible_collections.maverick.rollback.plugins.module_utils._health import commits_match
 
 URL = "http://127.0.0.1:3000/health"
 SHA = "b65522e1bab699cd5a9a58211cf8067bb51b2527"

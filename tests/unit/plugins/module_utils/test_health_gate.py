@@ -59,9 +59,9 @@ def test_gate_probes(answers, kwargs, probes):
 
 
 def test_the_waiting_never_starts_a_probe_after_the_deadline():
-    waiting, _, elapsed = gate([DOWN], deadline=5.0, interval=1.0)
+    waiting, confirming, elapsed = gate([DOWN], deadline=5.0, interval=1.0)
     # probes at 0.1, 1.2, 2.3, 3.4, 4.5: a sixth would start at 5.5
-    assert waiting == 5 and elapsed == pytest.approx(4.5)
+    assert (waiting, confirming) == (5, 0) and elapsed == pytest.approx(4.5)
 
 
 def test_a_good_gate_spends_the_interval_between_its_answers():
