@@ -13,13 +13,12 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 JOBS="${MOLECULE_JOBS:-3}"
 LOGS=.sandbox/molecule
-# Longest first (seconds, three streams, nothing else running, 2026-12-06):
-# db_backup_restore 816, deploy 714, ledgerly 580, quick_rollback 528,
-# migration_resolve 443, emergency_restart 282, ecosystem 246,
-# github_redeploy 222, health_check 142; fleet since has four test files
-# (rollback, database playbooks, deploy, full rollback): 1370 s in three
-# streams (whole run 1874 s wall, 2026-12-07: deploy 909, db_backup_restore
-# 993, ledgerly 583, quick_rollback 451), so first.
+# Longest first (seconds, three streams, nothing else running, 2026-12-07):
+# fleet 1145, deploy 728, db_backup_restore 699, ledgerly 563, migration_resolve
+# 457, quick_rollback 451, emergency_restart 293, ecosystem 226, github_redeploy
+# 193, health_check 138 (1665 s wall). CI's machine ran the same suite about
+# 1.9x slower. The run is CPU-bound (docs/performance.md, "What one task costs"):
+# a fourth stream would not shorten it.
 # A scenario not listed here runs last.
 ORDER=(fleet db_backup_restore deploy ledgerly quick_rollback migration_resolve
        emergency_restart ecosystem github_redeploy health_check)
