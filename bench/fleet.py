@@ -122,8 +122,10 @@ def setup(env):
 def cleanup():
     log("cleanup: compose projects (volumes, images) and server containers")
     for name in reversed(SERVERS):  # the database host last: the others use its network
+        # --rmi local: the images compose built for these projects, never a named one such
+        # as maverick-sandbox/postgres:15 (sandbox/setup.sh's, which every scenario uses).
         subprocess.run(["docker", "exec", "-w", APP, name, "docker", "compose", "down", "--volumes",
-                        "--rmi", "all", "--timeout", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                        "--rmi", "local", "--timeout", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         images = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                                  "--filter", "reference=%s-*" % name], text=True, stdout=subprocess.PIPE, check=False).stdout.split()
         if images:  # the kept images (<project>-<service>:<sha>)
