@@ -25,7 +25,7 @@ description:
     judge it the same way.
 options:
   url:
-    description: The health URL, as reached from the server (http or https).
+    description: The health URL, as reached from the server; http or https only (others are refused).
     type: str
     required: true
   successes:
@@ -137,6 +137,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # Checked here too (the role asserts it first): urllib would also open file:// and ftp://.
+    if not params["url"].lower().startswith(("http://", "https://")):
+        module.fail_json(msg="health_probe probes http(s) URLs only, got %r" % params["url"])
     if params["successes"] < 1 or params["interval"] <= 0 or params["deadline"] < 1:
         module.fail_json(msg="health_probe needs successes >= 1, interval > 0 and deadline >= 1")
 

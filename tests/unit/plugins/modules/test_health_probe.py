@@ -115,3 +115,9 @@ def test_refuses_settings_that_cannot_gate(capsys, app, bad):
     server = app((200, {}))
     result = probe(capsys, server.url, **bad)
     assert result["_rc"] == 1 and "successes >= 1" in result["msg"] and server.served == 0
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/health", "/health"])
+def test_refuses_what_is_not_an_http_url(capsys, url):
+    result = probe(capsys, url)
+    assert result["_rc"] == 1 and "http(s) URLs only" in result["msg"] and "first" not in result
