@@ -415,6 +415,12 @@ failed_step:
   description: Where a call with O(services) failed - C(stop), C(swap), C(swap back), C(in-place restore) or C(start).
   type: str
   returned: on failure with services
+step_done:
+  description:
+    - True once the state's own step (swap, swap back, in-place restore) is done. A failure after it (at the
+      start) leaves that change in place, and the caller goes back from there.
+  type: bool
+  returned: with services, not in check mode
 repaired_connections:
   description:
     - The live database and its copies that refused new connections (C(datallowconn) off, as only an interrupted
@@ -855,11 +861,12 @@ def with_services_stopped(module, p, result, change):
                                  if p["start_services"] else "nothing"))
         change()
         return
-    result.update(stopped=[], started=[], failed_step="stop")
+    result.update(stopped=[], started=[], failed_step="stop", step_done=False)
     _compose(module, p, "stop", *services)
     result.update(stopped=services, failed_step=STEP_NAMES.get(p["state"], p["state"]))
     result["actions"].append("stopped %s" % ", ".join(services))
     change()
+    result["step_done"] = True
     if p["start_services"]:
         result["failed_step"] = "start"
         _compose(module, p, "up", "--detach", "--no-deps", "--no-recreate", "--no-build", *services)

@@ -845,6 +845,7 @@ def test_swap_stops_and_starts_the_services_in_the_same_call(server, project, ca
     assert [s for s in steps(server) if s != "swap" or "swap" in expected] == expected
     assert result.get("failed_step") == failed_step
     assert (result["stopped"], result["started"]) == (stopped, started)
+    assert result["step_done"] is swapped
     dbs = server.state()["dbs"]
     assert (dbs["lifetracker"]["rows"] == {"restored": 3}) is swapped and (OLD in dbs) is swapped
     if rc == 0:
@@ -863,6 +864,7 @@ def test_swap_back_with_services_names_its_step(server, project, capsys):
     result = run(args_for(project, state="swapped_back", scratch_database=SCRATCH, pre_restore_database=OLD,
                           services=["api"]), capsys)
     assert result["_rc"] == 1 and result["failed_step"] == "start" and "no such service: api" in result["msg"]
+    assert result["step_done"] is True
     assert server.state()["dbs"]["lifetracker"]["rows"] == {"old": 1}  # swapped back before the start failed
 
 
