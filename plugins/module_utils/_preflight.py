@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a server needs for the collection, checked read-only (modules preflight and release_facts).
+"""What a server needs for the collection, checked read-only (modules preflight, release_facts, pg_backup).
 
 One copy of the checks: the preflight module reports them on their own; release_facts runs them in
-the quick rollback's one planning call (a remote call less on the 3 a.m. path).
+the quick rollback's one planning call and pg_backup in db_backup.yml's dump call (a remote call
+less on the 3 a.m. path).
 """
 
 from __future__ import annotations
@@ -282,6 +283,21 @@ def server_result(probe, params):
     if prisma is not None:
         result["prisma"] = prisma
     return result, "\n".join("%s: %s - %s" % (m["what"], m["problem"], m["fix"]) for m in missing)
+
+
+def check_server(module, **failure):
+    """The checks inside another module's call (O(check_server) of release_facts and pg_backup): its
+    options, the env file named only when it is not the checkout's .env, as the app role calls preflight.
+    Fails the module with what is missing (plus failure's keys); returns the check's result."""
+    params = dict(module.params)
+    if params["env_file"] == os.path.join(params["project_dir"] or "", ".env"):
+        params["env_file"] = None
+    result, missing = server_result(Probe(module, params["timeout"]), params)
+    if result is None:
+        module.fail_json(msg=missing, **failure)
+    if missing:
+        module.fail_json(msg=missing, server=result, **failure)
+    return result
 
 
 def user_facts():

@@ -147,9 +147,19 @@ options:
   run_id:
     description: The run id holding O(lock_path) (the run protocol's C(__app_run_id)).
     type: str
+  check_server:
+    description:
+      - First run M(maverick.rollback.preflight)'s checks of the server (the same code, the same options) and
+        return them as RV(server) - C(playbooks/db_backup.yml)'s dump call, so the check is not a remote call
+        of its own.
+      - What is missing fails the module with preflight's message (one line per piece, with its fix) and
+        RV(refused), before anything is read or written.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
+  - maverick.rollback.server_check
 attributes:
   check_mode:
     support: full
@@ -210,6 +220,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+server:
+  description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+  type: dict
+  returned: when O(check_server)
+ansible_facts:
+  description: With O(check_server), C(effective_user_id) as M(maverick.rollback.preflight) returns it.
+  type: dict
+  returned: when O(check_server)
 path:
   description: The backup (would-be path in check mode).
   type: str
@@ -342,6 +360,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger import LedgerError, read_records, warn_all
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
+from ansible_collections.maverick.rollback.plugins.module_utils._preflight import SERVER_ARGUMENT_SPEC, check_server, user_facts
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
 
 
@@ -469,6 +488,8 @@ def main():
         exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
+        check_server=dict(type="bool", default=False),
+        **SERVER_ARGUMENT_SPEC
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_together=[("lock_path", "run_id")])
@@ -476,6 +497,7 @@ def main():
     # for a directory-format backup is the directory entry's size, not the backup's.
     module.add_path_info = lambda kwargs: kwargs
     p = module.params
+    server = check_server(module, refused=True) if p["check_server"] else None
     os.umask(0o077)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -517,6 +539,8 @@ def main():
     backup_dir = p["backup_dir"]
     when = datetime.datetime.now(datetime.timezone.utc)
     result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[], protected=protect)
+    if server is not None:
+        result.update(server=server, ansible_facts=user_facts())
 
     runner = None
     tmp = None

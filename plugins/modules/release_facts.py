@@ -276,7 +276,6 @@ recent:
   returned: failure to resolve
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -288,7 +287,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._lock import fre
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import EXACT_COUNT_LIMIT_MB, PgError
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
 from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (
-    SERVER_ARGUMENT_SPEC, Probe, server_result, user_facts)
+    SERVER_ARGUMENT_SPEC, check_server, user_facts)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
     ReleaseError, applied_migrations, gather, migrations_sql)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
@@ -333,20 +332,6 @@ def read_applied(module, conn, env_path):
     """The applied migrations through the collection's runner: (names or None, error, facts)."""
     names, error, _stats, _stats_error, facts = read_database(module, conn, env_path)
     return names, error, facts
-
-
-def check_server(module):
-    """preflight's checks (its options; the env file named only when it is not the checkout's
-    .env, as the app role calls preflight). Fails the module with what is missing."""
-    params = dict(module.params)
-    if params["env_file"] == os.path.join(params["project_dir"], ".env"):
-        params["env_file"] = None
-    result, missing = server_result(Probe(module, params["timeout"]), params)
-    if result is None:
-        module.fail_json(msg=missing)
-    if missing:
-        module.fail_json(msg=missing, server=result)
-    return result
 
 
 def main():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.maverick.rollback.plugins.module_utils import _preflight
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import read_manifest
 from ansible_collections.maverick.rollback.plugins.modules import pg_backup
 from pg_testlib import FIX, PW, needs_pg_restore, run_module, start_fake_server
@@ -599,3 +600,35 @@ def test_the_refusal_names_the_module_option_by_default(server, project, tmp_pat
     os.chmod(tmp_path / "backups", 0o777)
     result = run(base(project, tmp_path), capsys)
     assert result["_rc"] == 1 and "or set allow_shared_backup_dir=true to accept it" in result["msg"]
+
+
+@pytest.mark.parametrize("missing,message", [
+    ((), None),
+    (("docker",), "docker: not found - apt-get install docker.io"),
+    (("git",), "git: not found - apt-get install git"),
+], ids=["ready", "no-docker", "no-git"])
+def test_check_server_runs_preflights_checks_before_anything(server, project, tmp_path, capsys, monkeypatch,
+                                                             missing, message):
+    """check_server (db_backup.yml's dump call): preflight's own checks first; what is missing refuses
+    the backup with preflight's message before the database is reached or a file is written."""
+    from test_preflight import FakeProbe  # the preflight tests' canned answers
+    (project / "compose.yaml").write_text("services: {}\n")
+    monkeypatch.setattr(_preflight, "Probe", lambda module, timeout: FakeProbe(absent=missing))
+    result = run(base(project, tmp_path, commit="abc1234", check_server=True), capsys)
+    if message is None:
+        assert result["_rc"] == 0 and Path(result["path"]).is_file(), result.get("msg")
+        assert result["server"]["ok"] is True and result["server"]["database"]["name"] == "lifetracker"
+        assert result["ansible_facts"] == {"effective_user_id": os.geteuid()}
+    else:
+        assert result["_rc"] == 1 and result["refused"] is True and result["msg"].startswith(message), result
+        assert [m["what"] for m in result["server"]["missing"]] == list(missing)
+        assert server.calls() == [] and not (tmp_path / "backups").exists()
+
+
+def test_without_check_server_no_probe_runs(server, project, tmp_path, capsys, monkeypatch):
+    """The default (a caller whose app role checked the server already): no second check."""
+    def no_probe(module, timeout):
+        raise AssertionError("the server check ran")
+    monkeypatch.setattr(_preflight, "Probe", no_probe)
+    result = run(base(project, tmp_path, commit="abc1234"), capsys)
+    assert result["_rc"] == 0 and "server" not in result and "ansible_facts" not in result, result.get("msg")

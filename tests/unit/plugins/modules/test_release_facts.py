@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ansible_collections.maverick.rollback.plugins.module_utils import _preflight
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import resolve_connection
 from ansible_collections.maverick.rollback.plugins.modules import release_facts
 
@@ -274,7 +275,7 @@ def test_check_server_runs_preflights_checks_first(app, capsys, monkeypatch, mis
     module with preflight's message before git or docker are read for the plan."""
     (app / "compose.yaml").write_text("services: {}\n")
     gathered = []
-    monkeypatch.setattr(release_facts, "Probe", CannedProbe(missing))
+    monkeypatch.setattr(_preflight, "Probe", CannedProbe(missing))
     monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: gathered.append(a) or {"target_migrations": None, "from": {}})
     result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True,
                                              "env_file": str(app / ".env")}, capsys)
