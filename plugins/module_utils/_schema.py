@@ -509,6 +509,9 @@ def split_statements(sql):
     """[(text, node or None, parse error)]: the whole text parsed at once; when that fails, split by
     the scanner (which knows quotes, comments and $$ bodies) and each piece parsed alone, so one bad
     statement does not hide the others."""
+    # A plain str: pglast refuses str subclasses, such as ansible-core 2.19's tagged strings (SQL
+    # that came through a variable).
+    sql = str(sql)
     try:
         raws = parse_sql(sql)
     except ParseError:

@@ -81,10 +81,11 @@ options:
     type: str
   check_server:
     description:
-      - Also run M(maverick.rollback.preflight)'s checks of the server (the same code, the same options),
-        first, and return them as RV(server) - the quick rollback's one planning call on the 3 a.m. path.
-      - What is missing fails the module with preflight's message (one line per piece, with its fix)
-        before anything else is read.
+      - Also run M(maverick.rollback.preflight)'s checks of the server (the same code, the same options)
+        and return them as RV(server) - the quick rollback's one planning call on the 3 a.m. path. They run
+        alongside the plan's git and docker reads (all read-only), so they add little wall time.
+      - What is missing fails the module with preflight's message (one line per piece, with its fix),
+        also when the plan's reads failed for the same reason (no docker, no checkout).
     type: bool
     default: false
 notes:
@@ -277,6 +278,7 @@ recent:
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -328,10 +330,56 @@ def read_database(module, conn, env_path, applied=True, stats_limit=None):
     return names, applied_error, stats, stats_error, facts
 
 
+def database_connection(module, params):
+    """(conn, env path, '') for the plan's database reads, or (None, None, why the env file failed)."""
+    try:
+        env_path, env = read_env(params)
+    except EnvFileError as exc:  # reported like every other reason a read failed
+        return None, None, str(exc)
+    conn = resolve_connection(params, env)
+    if conn["password"]:
+        module.no_log_values.add(conn["password"])
+    return conn, env_path, ""
+
+
 def read_applied(module, conn, env_path):
     """The applied migrations through the collection's runner: (names or None, error, facts)."""
     names, error, _stats, _stats_error, facts = read_database(module, conn, env_path)
     return names, error, facts
+
+
+def read_release(cli, params):
+    """(gather's facts, None) or (None, what to fail with)."""
+    try:
+        return gather(cli, params["project_dir"], params["target"], params["compose_project"],
+                      params["migrations_dir"]), None
+    except ReleaseError as exc:
+        return None, dict(exc.details, msg=str(exc))
+    except ValueError as exc:  # unreadable JSON from docker
+        return None, {"msg": "cannot parse docker output: %s" % exc}
+
+
+def database_facts(module, params, facts, new, connection, applied):
+    """The plan's reads of the database: the applied migrations (the future read alongside gather, when
+    there is one) and the sizes of the tables the new migrations touch. connection: database_connection's."""
+    conn, env_path, env_error = connection
+    out = dict(applied_migrations=None, applied_migrations_error="", table_stats=None, table_stats_error="")
+    # Same condition as the target's migrations: the gate compares the two.
+    if params["read_applied"] and facts["target_migrations"] is not None:
+        out["applied_migrations"], out["applied_migrations_error"], where = (
+            applied.result() if applied else read_applied(module, conn, env_path) if conn else (None, env_error, {}))
+        out.update(where)
+    # Only when there are new migrations (a deploy's lint).
+    if params["table_stats"] and new and facts.get("from_migrations") is not None:
+        if out["applied_migrations_error"] and out["applied_migrations"] is None:
+            out["table_stats_error"] = out["applied_migrations_error"]  # no second wait on a server that is not there
+        elif conn:
+            _names, _error, out["table_stats"], out["table_stats_error"], where = read_database(
+                module, conn, env_path, applied=False, stats_limit=params["exact_count_limit_mb"] * 1024 * 1024)
+            out.update(where)
+        else:
+            out["table_stats_error"] = env_error
+    return out
 
 
 def main():
@@ -358,40 +406,25 @@ def main():
     if holder and not (params["run_id"] and holder.get("run_id") == params["run_id"]):
         module.fail_json(msg=held_message(holder, time.time(), params["lock_path"]), lock_holder=holder)
 
-    server = check_server(module) if params["check_server"] else None
     cli = Cli(module, readonly=True)
-    try:
-        facts = gather(cli, params["project_dir"], params["target"],
-                       params["compose_project"], params["migrations_dir"])
-    except ReleaseError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    except ValueError as exc:  # unreadable JSON from docker
-        module.fail_json(msg="cannot parse docker output: %s" % exc)
+    # The applied migrations are read alongside when the plan may compare them (a rollback's gate
+    # does); the server check too. All read-only and each waits mostly on docker or the database,
+    # so they run at once. What is missing on the server fails first.
+    may_read_applied = params["read_applied"] and bool(params["migrations_dir"])
+    conn, env_path, env_error = (database_connection(module, params) if params["read_applied"] or params["table_stats"]
+                                 else (None, None, ""))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading = pool.submit(read_release, cli, params)
+        applied = pool.submit(read_applied, module, conn, env_path) if may_read_applied and conn else None
+        server = check_server(module) if params["check_server"] else None
+        facts, failure = reading.result()
+    if failure:
+        module.fail_json(**failure)
     if server is not None:
         facts["server"], facts["ansible_facts"] = server, user_facts()
-    facts["applied_migrations"], facts["applied_migrations_error"] = None, ""
-    facts["table_stats"], facts["table_stats_error"] = None, ""
     # What a deploy runs: the target's migrations the current commit does not have.
     new = set(facts["target_migrations"] or []) - set(facts.get("from_migrations") or [])
-    # Same condition as the target's migrations: the gate compares the two.
-    want_applied = params["read_applied"] and facts["target_migrations"] is not None
-    # The sizes of the tables the new migrations touch: only when there are some.
-    want_stats = params["table_stats"] and bool(new) and facts.get("from_migrations") is not None
-    if want_applied or want_stats:
-        try:
-            env_path, env = read_env(params)
-        except EnvFileError as exc:  # reported like every other reason the read failed
-            facts["applied_migrations_error"] = str(exc) if want_applied else ""
-            facts["table_stats_error"] = str(exc) if want_stats else ""
-        else:
-            conn = resolve_connection(params, env)
-            if conn["password"]:
-                module.no_log_values.add(conn["password"])
-            (facts["applied_migrations"], facts["applied_migrations_error"], facts["table_stats"],
-             facts["table_stats_error"], where) = read_database(
-                module, conn, env_path, applied=want_applied,
-                stats_limit=params["exact_count_limit_mb"] * 1024 * 1024 if want_stats else None)
-            facts.update(where)
+    facts.update(database_facts(module, params, facts, new, (conn, env_path, env_error), applied))
     # The SQL of the target's new migrations (what a deploy runs), for the migration lint.
     facts["new_sql"] = {}
     if new and facts.get("from_migrations") is not None:

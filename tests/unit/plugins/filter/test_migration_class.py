@@ -164,3 +164,13 @@ def test_imports_and_explains_without_pglast():
 def test_by_fqcn_in_a_template():
     templar = Templar(loader=DataLoader(), variables={"ahead": [TAGS[0]], "sql": {TAGS[0]: TAGS[1].read_text()}})
     assert templar.template(trusted("{{ (ahead | maverick.rollback.migration_class(sql=sql)).class }}")) == "compatible"
+
+
+def test_sql_that_came_through_a_variable_is_judged():
+    """ansible-core 2.19 tags strings read from variables (a str subclass, which pglast refuses)."""
+    class TaggedStr(str):
+        pass
+    sql = 'ALTER TABLE "Entry" DROP COLUMN "note";'
+    tagged = migration_class([{"name": "20260201000000_drop_note", "sql": TaggedStr(sql)}])
+    assert tagged == migration_class([{"name": "20260201000000_drop_note", "sql": sql}])
+    assert tagged["migrations"][0]["class"] == "incompatible", tagged

@@ -4,6 +4,7 @@ password masked in errors, no psycopg2 reported plainly)."""
 import json
 import os
 import shutil
+import threading
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._connection impo
 from ansible_collections.maverick.rollback.plugins.modules import release_facts
 
 from pg_testlib import run_module, start_fake_server
+from test_preflight import FakeProbe  # the preflight tests' canned answers
 
 PW = "Canary-pw:release-facts"
 NAMES = ["20250101000000_init", "20250201000000_add_tags"]
@@ -190,7 +192,7 @@ def test_the_callers_own_run_holding_the_lock_lets_the_reads_go_on(tmp_path, cap
 
 STATS_CASES = [
     # (id, module args, facts gather returns, server failure, stats expected, stats error start, applied expected)
-    ("new migrations: stats with the applied migrations, one session",
+    ("new migrations: stats and the applied migrations",
      {"read_applied": True, "table_stats": True},
      {"target_migrations": NAMES, "from_migrations": NAMES[:1]}, None, True, "", NAMES[:1]),
     ("stats alone (deploy's plan)", {"table_stats": True},
@@ -262,28 +264,84 @@ class CannedProbe:
         self.missing = missing
 
     def __call__(self, module, timeout):
-        from test_preflight import FakeProbe  # the preflight tests' canned answers
         return FakeProbe(absent=self.missing)
 
 
-@pytest.mark.parametrize("missing,message", [
-    ((), None),
-    (("docker",), "docker: not found - apt-get install docker.io"),
-])
-def test_check_server_runs_preflights_checks_first(app, capsys, monkeypatch, missing, message):
-    """check_server: preflight's own checks in the planning call; what is missing fails the
-    module with preflight's message before git or docker are read for the plan."""
+@pytest.mark.parametrize("missing,gather_error,message", [
+    ((), None, None),
+    (("docker",), "docker: command not found", "docker: not found - apt-get install docker.io"),
+    ((), "git rev-parse failed: not a git repository", "git rev-parse failed: not a git repository"),
+], ids=["ready", "docker-missing", "reads-fail"])
+def test_check_server_runs_preflights_checks_with_the_reads(app, capsys, monkeypatch, missing, gather_error, message):
+    """check_server: preflight's own checks in the planning call, alongside the plan's reads; what is
+    missing fails the module with preflight's message, also when the reads failed for the same reason."""
     (app / "compose.yaml").write_text("services: {}\n")
     gathered = []
+
+    def fake_gather(*args, **kwargs):
+        gathered.append(args)
+        if gather_error:
+            raise release_facts.ReleaseError(gather_error)
+        return {"target_migrations": None, "from": {}}
     monkeypatch.setattr(_preflight, "Probe", CannedProbe(missing))
-    monkeypatch.setattr(release_facts, "gather", lambda *a, **kw: gathered.append(a) or {"target_migrations": None, "from": {}})
+    monkeypatch.setattr(release_facts, "gather", fake_gather)
     result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True,
                                              "env_file": str(app / ".env")}, capsys)
+    assert gathered
     if message is None:
         assert result["_rc"] == 0, result
         assert result["server"]["ok"] is True and result["server"]["database"]["name"] == "lifetracker"
-        assert result["server"]["app"]["env_file"] == str(app / ".env") and gathered
+        assert result["server"]["app"]["env_file"] == str(app / ".env")
         assert result["ansible_facts"] == {"effective_user_id": os.geteuid()}
     else:
         assert result["_rc"] == 1 and result["msg"].startswith(message), result["msg"]
-        assert result["server"]["missing"][0]["what"] == "docker" and not gathered
+        assert [m["what"] for m in result.get("server", {}).get("missing", [])] == list(missing)
+
+
+def test_the_server_check_and_the_reads_overlap(app, capsys, monkeypatch):
+    """The reads start before the check ends: the fake reads wait for the check to have begun, and
+    the check waits for the reads to have begun (one at a time, either would wait out its timeout)."""
+    (app / "compose.yaml").write_text("services: {}\n")
+    check_began, reads_began = threading.Event(), threading.Event()
+
+    class WaitingProbe(CannedProbe):
+        def __call__(self, module, timeout):
+            check_began.set()
+            seen.append(("reads running while the check ran", reads_began.wait(10)))
+            return super().__call__(module, timeout)
+
+    def fake_gather(*args, **kwargs):
+        reads_began.set()
+        seen.append(("check running while the reads ran", check_began.wait(10)))
+        return {"target_migrations": None, "from": {}}
+    seen = []
+    monkeypatch.setattr(_preflight, "Probe", WaitingProbe())
+    monkeypatch.setattr(release_facts, "gather", fake_gather)
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True}, capsys)
+    assert result["_rc"] == 0, result
+    assert sorted(seen) == [("check running while the reads ran", True), ("reads running while the check ran", True)]
+
+
+def test_the_applied_migrations_are_read_alongside_the_plans_reads(app, capsys, monkeypatch):
+    """A rollback's gate needs the applied migrations: their read starts with gather's, not after it
+    (each fake waits for the other to have begun; one after the other, both would time out)."""
+    reads_began, applied_began = threading.Event(), threading.Event()
+    seen = []
+
+    def fake_gather(*args, **kwargs):
+        reads_began.set()
+        seen.append(("applied read running while gather ran", applied_began.wait(10)))
+        return {"target_migrations": NAMES, "from_migrations": NAMES, "from": {"sha": "a"}, "target": {"sha": "b"}}
+
+    def fake_read_applied(module, conn, env_path):
+        applied_began.set()
+        seen.append(("gather running while the applied read ran", reads_began.wait(10)))
+        return NAMES, "", {"via": "host"}
+    monkeypatch.setattr(release_facts, "gather", fake_gather)
+    monkeypatch.setattr(release_facts, "read_applied", fake_read_applied)
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "read_applied": True,
+                                             "migrations_dir": "prisma/migrations"}, capsys)
+    assert result["_rc"] == 0, result
+    assert (result["applied_migrations"], result["via"]) == (NAMES, "host")
+    assert sorted(seen) == [("applied read running while gather ran", True),
+                            ("gather running while the applied read ran", True)]
