@@ -218,6 +218,29 @@ def _with_heartbeat(record, now):
     return dict(record, heartbeat_epoch=now, heartbeat=iso(now))
 
 
+# The fields of a run taking the lock: app_lock's options, release_switch's `lock` suboptions.
+LOCK_REQUEST_SPEC = dict(
+    path=dict(type="path", required=True),
+    run_id=dict(type="str", required=True),
+    owner=dict(type="str", default="unknown"),
+    controller=dict(type="str", default="unknown"),
+    awx_job_id=dict(type="str", default=""),
+    ttl=dict(type="int", default=1800),
+    break_stale=dict(type="bool", default=False),
+)
+
+
+def lock_record(params, now):
+    """The holder record of a run taking the lock: app_lock's options, or release_switch's `lock`."""
+    record = dict(
+        run_id=params["run_id"], owner=params["owner"], controller=params["controller"],
+        awx_job_id=params["awx_job_id"], ttl=params["ttl"], started_epoch=now, started=iso(now),
+    )
+    if params.get("controller_pid") is not None:
+        record["controller_pid"] = params["controller_pid"]
+    return record
+
+
 def acquire(path, record, break_stale, now=None):
     """Take the lock. Returns (acquired, broken_holder).
 

@@ -129,17 +129,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockError, LockHeld, NotHolder, acquire, describe, give_back, held_message, is_stale, iso, read_holder, refresh)
-
-
-def lock_record(params, now):
-    record = dict(
-        run_id=params["run_id"], owner=params["owner"], controller=params["controller"],
-        awx_job_id=params["awx_job_id"], ttl=params["ttl"], started_epoch=now, started=iso(now),
-    )
-    if params["controller_pid"] is not None:
-        record["controller_pid"] = params["controller_pid"]
-    return record
+    LOCK_REQUEST_SPEC, LockError, LockHeld, NotHolder, acquire, describe, give_back, held_message, is_stale, lock_record, read_holder, refresh)
 
 
 def mine(holder, run_id):
@@ -197,15 +187,9 @@ STATES = {"acquired": acquired, "released": released, "refreshed": refreshed, "q
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", required=True),
+            LOCK_REQUEST_SPEC,
             state=dict(type="str", choices=list(STATES), default="acquired"),
-            run_id=dict(type="str", required=True),
-            owner=dict(type="str", default="unknown"),
-            controller=dict(type="str", default="unknown"),
             controller_pid=dict(type="int"),
-            awx_job_id=dict(type="str", default=""),
-            ttl=dict(type="int", default=1800),
-            break_stale=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

@@ -25,7 +25,13 @@ description:
   - Compose recreates only the services whose image or configuration changed; O(services) narrows
     C(up) to C(--no-deps) and those services when the caller knows that is the same (no wait on
     dependencies that are healthy already).
-  - In check mode nothing runs; RV(steps) lists the commands that would.
+  - With O(lock), the call takes the run's app lock itself before any step (the run protocol's
+    request, as M(maverick.rollback.app_lock) V(acquired) takes it, re-entered with the same run
+    id) - one remote call fewer on a one-server quick rollback. When another run holds the lock,
+    or the checkout is no longer O(expect_head) (another run switched since the plan), nothing
+    runs, a lock taken here is given back, and the failure says RV(lock_refused).
+  - In check mode nothing runs; RV(steps) lists the commands that would (and a lock held by
+    another run is refused).
 options:
   project_dir:
     description: The app's checkout, its Compose project directory.
@@ -71,6 +77,46 @@ options:
     type: list
     elements: str
     default: []
+  lock:
+    description:
+      - Take (or re-enter) this run's app lock before the first step, with these fields of
+        M(maverick.rollback.app_lock). Omitted - the caller holds the lock already.
+    type: dict
+    suboptions:
+      path:
+        description: Lock file, as O(maverick.rollback.app_lock#module:path).
+        type: path
+        required: true
+      run_id:
+        description: This run's id, as O(maverick.rollback.app_lock#module:run_id).
+        type: str
+        required: true
+      owner:
+        description: As O(maverick.rollback.app_lock#module:owner).
+        type: str
+        default: unknown
+      controller:
+        description: As O(maverick.rollback.app_lock#module:controller).
+        type: str
+        default: unknown
+      awx_job_id:
+        description: As O(maverick.rollback.app_lock#module:awx_job_id).
+        type: str
+        default: ""
+      ttl:
+        description: As O(maverick.rollback.app_lock#module:ttl).
+        type: int
+        default: 1800
+      break_stale:
+        description: As O(maverick.rollback.app_lock#module:break_stale).
+        type: bool
+        default: false
+  expect_head:
+    description:
+      - With O(lock) - the full SHA the checkout was at when the run planned. Another commit checked
+        out now refuses the switch before any step.
+    type: str
+    default: ""
 author:
   - Maverick Applications SRE (@maverickapplications)
 notes:
@@ -87,6 +133,16 @@ EXAMPLES = r"""
     services: [api]
   environment:
     GIT_COMMIT: 425da83ab2e6e51e85116ef52ea6119fe9b4e709
+
+- name: Take the app lock and switch (one server, nothing held yet)
+  maverick.rollback.release_switch:
+    project_dir: /opt/lifetracker
+    commit: 425da83ab2e6e51e85116ef52ea6119fe9b4e709
+    expect_head: b65522e1bab699cd5a9a58211cf8067bb51b2527
+    lock:
+      path: /var/lib/maverick-rollback/lifetracker/lock
+      run_id: "{{ run_id }}"
+      owner: "{{ lookup('ansible.builtin.env', 'USER') }}"
 
 - name: Start the services only (after a deploy's migrations)
   maverick.rollback.release_switch:
@@ -120,6 +176,22 @@ running:
   returned: success, when O(up) and O(report)
   type: dict
   sample: {api: "sha256:0c5e0b1d9f2a"}
+lock_taken:
+  description: This call took the app lock (false - re-entered, refused, or no O(lock)); the caller gives it back.
+  returned: always
+  type: bool
+  sample: true
+lock_refused:
+  description:
+    - The switch was refused before any step - another run holds the lock, or the checkout moved since
+      the plan - and this run holds no lock it took here. Nothing was changed.
+  returned: failure, with O(lock)
+  type: bool
+  sample: true
+holder:
+  description: The lock's holder (another run's, when RV(lock_refused)).
+  returned: with O(lock)
+  type: dict
 step:
   description: The step that failed.
   returned: failure
@@ -136,8 +208,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
+    LOCK_REQUEST_SPEC, LockError, LockHeld, acquire, describe, held_message, lock_record, read_holder, release)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, running_now
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
+
 _FLAGS = ["--detach", "--no-color", "--quiet-pull"]
 
 
@@ -180,6 +255,42 @@ def switch(cli, steps):
     return done, None
 
 
+def head_commit(cli, project_dir):
+    rc, out, _err = cli.run(git_argv(project_dir, "rev-parse", "--verify", "HEAD^{commit}"))
+    return out.strip() if rc == 0 else ""
+
+
+def take_lock(module, cli, lock, expect_head):
+    """Takes (or re-enters) the run's app lock before any step. Returns (taken, holder). Fails
+    with lock_refused, having run nothing and given back a lock taken here, when another run
+    holds it or the checkout moved since the plan."""
+    now = time.time()
+
+    def refuse(msg, holder=None):
+        module.fail_json(msg=msg, changed=False, lock_refused=True, lock_taken=False, holder=holder, steps=[])
+
+    try:
+        if module.check_mode:
+            holder = read_holder(lock["path"])
+            if holder and holder.get("run_id") != lock["run_id"]:
+                raise LockHeld(holder, None)
+            return False, holder
+        taken, broken = acquire(lock["path"], lock_record(lock, now), lock["break_stale"], now)
+    except LockHeld as exc:
+        refuse(held_message(exc.holder, now, lock["path"]) + " This run holds no app lock.", exc.holder)
+    except (LockError, OSError) as exc:
+        refuse("cannot take the app lock %s: %s. Nothing was changed." % (lock["path"], exc))
+    if broken:
+        module.warn("broke a stale lock: %s" % describe(broken, now))
+    head = head_commit(cli, module.params["project_dir"])
+    if expect_head and head != expect_head:
+        if taken:
+            release(lock["path"], lock["run_id"])
+        refuse("the checkout is at %s, not at %s where this run planned: another run switched it since. "
+               "Nothing was changed; run again to plan anew." % (head[:12] or "an unreadable commit", expect_head[:12]))
+    return taken, read_holder(lock["path"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -192,22 +303,28 @@ def main():
             services=dict(type="list", elements="str", default=[]),
             project=dict(type="str", default=""),
             report=dict(type="list", elements="str", default=[]),
+            lock=dict(type="dict", options=LOCK_REQUEST_SPEC),
+            expect_head=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
+    lock = module.params["lock"]
     refused = refusal(module.params)
     if refused:
-        module.fail_json(msg=refused + ". Nothing was changed.")
+        module.fail_json(msg=refused + ". Nothing was changed.", lock_taken=False, lock_refused=bool(lock))
     steps = plan(module.params)
-    if module.check_mode or not steps:
-        module.exit_json(changed=bool(steps), steps=[{"step": s, "argv": a, "rc": None, "seconds": 0} for s, a in steps])
     cli = Cli(module, readonly=False)
+    taken, holder = take_lock(module, cli, lock, module.params["expect_head"]) if lock else (False, None)
+    held = dict(lock_taken=taken, holder=holder) if lock else dict(lock_taken=False)
+    if module.check_mode or not steps:
+        module.exit_json(changed=bool(steps) or taken, steps=[{"step": s, "argv": a, "rc": None, "seconds": 0} for s, a in steps],
+                         **held)
     done, failure = switch(cli, steps)
     if failure:
         last = [line.strip() for line in failure["stderr_lines"] if line.strip()]
         module.fail_json(msg="%s failed (exit code %s)%s" % (failure["step"], failure["rc"], (": " + last[-1]) if last else ""),
-                         changed=len(done) > 1, steps=done, step=failure["step"], stderr_lines=failure["stderr_lines"])
-    result = dict(changed=True, steps=done)
+                         changed=len(done) > 1, steps=done, step=failure["step"], stderr_lines=failure["stderr_lines"], **held)
+    result = dict(changed=True, steps=done, **held)
     if module.params["up"] and module.params["report"] and module.params["project"]:
         try:
             result["running"] = running_now(cli.run, module.params["project"], module.params["report"])[1]

@@ -89,7 +89,7 @@ def test_containerfile_and_context(context, ee):
     assert yaml.safe_load((build / "requirements.yml").read_text()) == ee["dependencies"]["galaxy"]
     tarball = build / "collections" / ("maverick-rollback-%s.tar.gz" % galaxy_version())
     assert tarball.is_file() and tarball.stat().st_size > 10000
-    assert pins(build / "requirements.txt") == {"docker": "7.2.0", "requests": "2.34.2", "pglast": "8.8"}
+    assert pins(build / "requirements.txt") == {"docker": "7.2.0", "requests": "2.34.2", "pglast": "8.8", "cryptography": "50.0.2"}
     bindep = (build / "bindep.txt").read_text().split("\n")
     for package in ("git-core", "postgresql", "moby-engine", "openssh-clients"):
         assert any(line.startswith(package + " ") for line in bindep), package
@@ -121,7 +121,7 @@ def test_introspection_yields_runtime_dependencies_only(context, tmp_path):
         (collections / "ansible_collections" / ns).mkdir(parents=True, exist_ok=True)
         (collections / "ansible_collections" / ns / name).symlink_to(SITE_COLLECTIONS / ns / name)
     got, text = introspect(context, collections, exclude=True)
-    assert {"docker": "7.2.0", "requests": "2.34.2", "pglast": "8.8"}.items() <= got.items(), text
+    assert {"docker": "7.2.0", "requests": "2.34.2", "pglast": "8.8", "cryptography": "50.0.2"}.items() <= got.items(), text
     assert "psycopg2" not in text, "the EE needs no psycopg2: no module reaches PostgreSQL from Python"
     assert "from collection maverick.rollback" not in text, text
     names = {line.split("#")[0].split("==")[0].split("[")[0].strip().lower() for line in text.splitlines()}

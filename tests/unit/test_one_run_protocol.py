@@ -1,7 +1,9 @@
 """The run protocol is one thing (docs/run_protocol.md): the app lock is taken and
 given back, and records are appended to the release ledger, only in the app role's
-begin / end task files; every role and playbook imports those. No role carries a lock
-switch (*_take_lock) or a run id of its own: the play's run id is __app_run_id.
+begin / end task files; every role and playbook imports those. The one exception,
+a one-server quick rollback's switch call, takes it with the protocol's own request
+(__app_lock_request, the fields begin passes). No role carries a lock switch
+(*_take_lock) or a run id of its own: the play's run id is __app_run_id.
 """
 
 import re
@@ -17,6 +19,8 @@ ALLOWED_RUN_IDS = {"__app_run_id", "app_run_id", "workflow_run_id"}
 LOCK = {"maverick.rollback.app_lock", "app_lock"}
 LEDGER = {"maverick.rollback.release_ledger", "release_ledger"}
 FACTS = {"maverick.rollback.release_facts", "release_facts"}
+SWITCH = {"maverick.rollback.release_switch", "release_switch"}
+SWITCH_TAKES_LOCK = ROOT / "roles/app_rollback/tasks/switch.yml"
 
 
 def tasks(node):
@@ -77,6 +81,24 @@ def test_a_lock_check_names_this_run(path):
     """release_facts reporting a run in flight must not report this run's own lock."""
     missing = [name for name, args in calls(path, FACTS) if "lock_path" in args and "run_id" not in args]
     assert not missing, "%s: release_facts with lock_path but no run_id: %s" % (rel(path), missing)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=rel)
+def test_a_switch_takes_the_lock_only_with_the_protocols_request(path):
+    locking = [args["lock"] for _name, args in calls(path, SWITCH) if "lock" in args]
+    if path == SWITCH_TAKES_LOCK:
+        assert locking and all(lock.startswith("{{ __app_lock_request if ") for lock in locking), locking
+    else:
+        assert not locking, "%s: release_switch takes the lock outside app_rollback switch.yml" % rel(path)
+
+
+def test_the_lock_request_is_what_begin_passes():
+    request = yaml.safe_load((ROOT / "roles/app/vars/main.yml").read_text())["__app_lock_request"]
+    begin = dict(next(iter(calls(ROOT / "roles/app/tasks/begin.yml", LOCK)))[1])
+    assert (request["path"], request["run_id"]) == (begin.pop("path"), begin.pop("run_id"))
+    assert {key: "{{ __app_lock_request.%s }}" % key for key in begin} == {
+        key: value for key, value in begin.items() if key in request}
+    assert set(request) == {"path", "run_id", "owner", "controller", "awx_job_id", "ttl", "break_stale"}
 
 
 def test_begin_and_end_are_the_protocol():

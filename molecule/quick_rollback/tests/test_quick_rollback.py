@@ -15,10 +15,11 @@ import json
 import shlex
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import APP_DIR, app_env, health, run_playbook, start_playbook
+from conftest import APP_DIR, app_env, flat, health, play, recap, run_playbook, start_playbook
 
 PLAYBOOK = "playbooks/quick_rollback.yml"
 PROJECT = "mr-quick-rollback"
@@ -218,6 +219,62 @@ def test_a_server_check_failure_refuses_in_the_planning_read(host):
     assert "cannot plan the rollback: prisma_dir: %s/packages/nope does not exist" % APP_DIR in text, proc.stdout
     assert (head(host), container_image(host, "api")) == before
     assert not host.file(STATE + "/lock").exists
+
+
+SERVER = "mr-quick-rollback"
+SWITCH_PLAY = "Quick rollback - switch in batches"
+CALLBACKS = str(Path(__file__).resolve().parents[2] / "shared" / "callback")
+
+
+def between_plan_and_switch(monkeypatch, *argv):
+    """Run argv (on the controller) when the switch play starts: another run's step lands
+    exactly between this run's plan and its switch, no timing window (molecule/shared/callback)."""
+    monkeypatch.setenv("ANSIBLE_CALLBACK_PLUGINS", CALLBACKS)
+    monkeypatch.setenv("ANSIBLE_CALLBACKS_ENABLED", "between_plays")
+    monkeypatch.setenv("MR_BETWEEN_PLAYS_PLAY", SWITCH_PLAY)
+    monkeypatch.setenv("MR_BETWEEN_PLAYS_ARGV", json.dumps(list(argv)))
+
+
+def test_a_lock_taken_after_the_plan_refuses_the_switch(host, monkeypatch):
+    """One server: the switch call takes the run's lock. Another run that took it after this
+    run's plan makes the switch refuse before any step: same checkout and containers, no
+    revert, no ledger record, the other run's lock left in place."""
+    before = (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host)))
+    other = {"run_id": "other-run", "owner": "day-shift", "controller": "awx-2", "ttl": 1800, "awx_job_id": "7",
+             "started_epoch": time.time(), "started": "now", "heartbeat_epoch": time.time()}
+    between_plan_and_switch(monkeypatch, "docker", "exec", SERVER, "python3", "-c",
+                            "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", STATE + "/lock", json.dumps(other))
+    try:
+        proc = play(PLAYBOOK, "-e", "commit=v2")
+        assert proc.returncode != 0 and recap(proc) == (0, 1), proc.stdout
+        text = flat(proc.stdout)
+        assert "another run holds the lock" in text and "day-shift" in text, proc.stdout
+        assert "Nothing was changed" in text and "This run holds no app lock" in text
+        assert "Switch back to" not in text
+        assert (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host))) == before
+        assert json.loads(host.file(STATE + "/lock").content_string)["run_id"] == "other-run"
+    finally:
+        host.run("grep -qs '\"other-run\"' %s/lock && rm -f %s/lock" % (STATE, STATE))
+
+
+def test_a_checkout_moved_after_the_plan_refuses_the_switch(host, monkeypatch):
+    """Another run switched the checkout (and gave its lock back) between this run's plan and
+    its switch: refused before any step, the lock it took given back, nothing recorded."""
+    v1, v3 = sha(host, "v1"), sha(host, "v3")
+    assert head(host) == v1
+    before = (container_image(host, "api"), len(ledger(host)))
+    between_plan_and_switch(monkeypatch, "docker", "exec", SERVER, "git", "-C", APP_DIR, "checkout", "--quiet",
+                            "--detach", v3)
+    try:
+        proc = play(PLAYBOOK, "-e", "commit=v2")
+        assert proc.returncode != 0 and recap(proc) == (0, 1), proc.stdout
+        text = flat(proc.stdout)
+        assert "the checkout is at %s, not at %s where this run planned" % (v3[:12], v1[:12]) in text, proc.stdout
+        assert head(host) == v3  # the other run's checkout, untouched
+        assert (container_image(host, "api"), len(ledger(host))) == before
+        assert not host.file(STATE + "/lock").exists
+    finally:
+        host.run("git -C %s checkout --quiet --detach %s" % (APP_DIR, v1))
 
 
 def test_failed_build_is_reverted_without_touching_the_running_app(host):

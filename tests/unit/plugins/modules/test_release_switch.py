@@ -1,11 +1,13 @@
 """release_switch: the checkout, the tags and one compose up, in the runbook's order, as argument lists."""
 
 import json
+import time
 
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.maverick.rollback.plugins.module_utils import _lock
 from ansible_collections.maverick.rollback.plugins.modules import release_switch
 
 SHA = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"
@@ -135,3 +137,87 @@ def test_nothing_is_reported_without_an_up(capsys, monkeypatch):
     cli = FakeCli()
     result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA, up=False, project="lt", report=["api"])
     assert "running" not in result and [argv[3] for argv in cli.ran] == ["checkout"]
+
+
+# --------------------------------------------------------------------------- the lock in the switch call
+
+PLANNED = "b65522e1bab699cd5a9a58211cf8067bb51b2527"
+
+
+class HeadCli(FakeCli):
+    """FakeCli whose checkout is at `head` (git rev-parse)."""
+
+    def __init__(self, head=PLANNED, fail=None):
+        super().__init__(fail)
+        self.head = head
+
+    def run(self, argv):
+        if argv[:1] == ["git"] and "rev-parse" in argv:
+            self.ran.append(argv)
+            return 0, self.head + "\n", ""
+        return super().run(argv)
+
+
+def other_run(path, seconds_ago=0, ttl=1800):
+    now = time.time() - seconds_ago
+    record = _lock.lock_record(dict(run_id="other", owner="alice", controller="ctl", awx_job_id="", ttl=ttl), now)
+    assert _lock.acquire(str(path), record, False, now)[0]
+
+
+# (id, lock already there, checkout at, failing step, break_stale) ->
+# (failed, lock_refused, lock_taken, steps run, lock holder after)
+LOCK_CASES = [
+    ("free lock: taken, switched", None, PLANNED, None, False,
+     (False, None, True, ["rev-parse", "checkout", "up"], "run1")),
+    ("another run holds it: refused before any command", "other", PLANNED, None, False,
+     (True, True, False, [], "other")),
+    ("this run holds it already: re-entered", "run1", PLANNED, None, False,
+     (False, None, False, ["rev-parse", "checkout", "up"], "run1")),
+    ("another run's stale lock, break_stale: broken and taken", "stale", PLANNED, None, True,
+     (False, None, True, ["rev-parse", "checkout", "up"], "run1")),
+    ("another run's stale lock, no break_stale: refused", "stale", PLANNED, None, False,
+     (True, True, False, [], "other")),
+    ("the checkout moved since the plan: refused, the lock given back", None, SHA, None, False,
+     (True, True, False, ["rev-parse"], None)),
+    ("a step fails after the lock was taken: the lock stays for the way back", None, PLANNED, "up", False,
+     (True, None, True, ["rev-parse", "checkout", "up"], "run1")),
+]
+
+
+@pytest.mark.parametrize("there,head,fail,break_stale,expected", [c[1:] for c in LOCK_CASES], ids=[c[0] for c in LOCK_CASES])
+def test_the_switch_takes_the_lock_first(capsys, monkeypatch, tmp_path, there, head, fail, break_stale, expected):
+    path = tmp_path / "lock"
+    if there == "other":
+        other_run(path)
+    elif there == "stale":
+        other_run(path, seconds_ago=100, ttl=10)
+    elif there == "run1":
+        _lock.acquire(str(path), _lock.lock_record(dict(run_id="run1", owner="me", controller="c", awx_job_id="", ttl=60),
+                                                   time.time()), False)
+    cli = HeadCli(head, fail)
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA, expect_head=PLANNED,
+                        lock=dict(path=str(path), run_id="run1", owner="me", break_stale=break_stale))
+    failed, refused, taken, ran, holder = expected
+    assert bool(result.get("failed")) is failed
+    assert result.get("lock_refused") is refused and result["lock_taken"] is taken
+    assert [argv[3] if argv[0] == "git" else "up" for argv in cli.ran] == ran
+    assert (_lock.read_holder(str(path)) or {}).get("run_id") == holder
+    if refused:
+        assert "Nothing was changed" in result["msg"] and result["changed"] is False
+
+
+def test_check_mode_refuses_a_lock_held_by_another_run_and_writes_nothing(capsys, monkeypatch, tmp_path):
+    held, free = tmp_path / "held", tmp_path / "free"
+    other_run(held)
+    refused = run_module(capsys, monkeypatch, HeadCli(), check=True, project_dir="/opt/app", commit=SHA,
+                         lock=dict(path=str(held), run_id="run1"))
+    planned = run_module(capsys, monkeypatch, HeadCli(), check=True, project_dir="/opt/app", commit=SHA,
+                         lock=dict(path=str(free), run_id="run1"))
+    assert refused["lock_refused"] is True and "another run holds the lock" in refused["msg"]
+    assert planned["changed"] is True and planned["lock_taken"] is False and not free.exists()
+
+
+def test_without_a_lock_nothing_touches_one(capsys, monkeypatch):
+    cli = HeadCli()
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA)
+    assert result["lock_taken"] is False and "holder" not in result and "rev-parse" not in sum(cli.ran, [])
