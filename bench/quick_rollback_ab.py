@@ -29,7 +29,7 @@ def load(root, tag):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--before", required=True, help="checkout of the other commit (with .venv)")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()

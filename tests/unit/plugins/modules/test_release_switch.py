@@ -207,14 +207,18 @@ def test_the_switch_takes_the_lock_first(capsys, monkeypatch, tmp_path, there, h
 
 
 def test_check_mode_refuses_a_lock_held_by_another_run_and_writes_nothing(capsys, monkeypatch, tmp_path):
-    held, free = tmp_path / "held", tmp_path / "free"
+    held, free, stale = tmp_path / "held", tmp_path / "free", tmp_path / "stale"
     other_run(held)
+    other_run(stale, seconds_ago=100, ttl=10)
     refused = run_module(capsys, monkeypatch, HeadCli(), check=True, project_dir="/opt/app", commit=SHA,
                          lock=dict(path=str(held), run_id="run1"))
     planned = run_module(capsys, monkeypatch, HeadCli(), check=True, project_dir="/opt/app", commit=SHA,
                          lock=dict(path=str(free), run_id="run1"))
     assert refused["lock_refused"] is True and "another run holds the lock" in refused["msg"]
     assert planned["changed"] is True and planned["lock_taken"] is False and not free.exists()
+    breaking = run_module(capsys, monkeypatch, HeadCli(), check=True, project_dir="/opt/app", commit=SHA,
+                          lock=dict(path=str(stale), run_id="run1", break_stale=True))
+    assert not breaking.get("failed") and breaking["holder"]["run_id"] == "other"  # would break it; nothing written
 
 
 def test_without_a_lock_nothing_touches_one(capsys, monkeypatch):
