@@ -283,9 +283,8 @@ def measure(env, label, backup_only=False, backup_runs=1):
             key + "_serving_s": round(poller.back_at - started, 1) if poller.back_at else None,
             key + "_downtime_ledger_s": record.get("downtime_s"),
             key + "_verify_s": task_result(run, "Verify /").get("duration_s", 0),
-            # swap mode: the dump of the database put aside, in the background (its wait task
-            # carries the module's result); in place: the dump task itself.
-            key + "_safety_s": (task_result(run, "Wait for the background dump") or task_result(run, "Dump, verify")).get("duration_s", 0),
+            # swap mode: the dump of the database put aside, after the gate; in place: before the change.
+            key + "_safety_s": task_result(run, "Dump, verify").get("duration_s", 0),
             key + "_scratch_s": task_result(run, "Restore into ").get("duration_s", 0),
         })
         # Free the disk the pre-restore database and the safety backup take.

@@ -124,6 +124,12 @@ options:
     type: list
     elements: str
     default: []
+  live_table_stats:
+    description:
+      - O(state=inspected) - also read the live database's tables, as if it were named in O(table_stats), for a
+        caller that leaves its name to the env file (O(check_server)).
+    type: bool
+    default: false
   exact_count_limit_mb:
     description:
       - With O(table_stats), tables up to this size (MiB) are counted exactly, bigger ones get PostgreSQL's estimate.
@@ -175,9 +181,19 @@ options:
   run_id:
     description: The run id holding O(lock_path) (the run protocol's C(__app_run_id)).
     type: str
+  check_server:
+    description:
+      - O(state=inspected) - first run M(maverick.rollback.preflight)'s checks of the server (the same code, the
+        same options) and return them as RV(server) - C(playbooks/db_restore.yml)'s first read, so the check is
+        not a remote call of its own.
+      - What is missing fails the module with preflight's message (one line per piece, with its fix), before
+        anything is read.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
+  - maverick.rollback.server_check
 attributes:
   check_mode:
     support: full
@@ -252,6 +268,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+server:
+  description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+  type: dict
+  returned: when O(check_server)
+ansible_facts:
+  description: With O(check_server), C(effective_user_id) as M(maverick.rollback.preflight) returns it.
+  type: dict
+  returned: when O(check_server)
 state:
   description: The state asked for.
   type: str
@@ -470,6 +494,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger import LedgerError, commits_to_keep, read_records
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, held_while
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops
+from ansible_collections.maverick.rollback.plugins.module_utils._preflight import SERVER_ARGUMENT_SPEC, check_server, user_facts
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_derived_db, is_valid, mask_text
 
 
@@ -583,6 +608,9 @@ def main():
         start_services=dict(type="bool", default=True),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
+        live_table_stats=dict(type="bool", default=False),
+        check_server=dict(type="bool", default=False),
+        **SERVER_ARGUMENT_SPEC
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -599,6 +627,9 @@ def main():
     )
     p = module.params
     state = p["state"]
+    if p["check_server"] and state != "inspected":
+        module.fail_json(msg="check_server applies to state=inspected only")
+    server = check_server(module) if p["check_server"] else None
     os.umask(0o077)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -606,6 +637,8 @@ def main():
     conn, env_file = module_connection(module)
     secrets = [conn["password"]]
     db = conn["database"]
+    if p["live_table_stats"] and db and db not in p["table_stats"]:
+        p["table_stats"] = [db] + p["table_stats"]
 
     problems = [check_db_name(db) if db else missing_setting(conn, "database", "database", env_file)]
     for key in ("scratch_database", "pre_restore_database", "drop_database"):
@@ -635,6 +668,8 @@ def main():
         module.fail_json(msg="; ".join(problems))
 
     result = dict(changed=False, state=state, database=db, actions=[])
+    if server is not None:
+        result.update(server=server, ansible_facts=user_facts())
     started = time.monotonic()
     now = datetime.datetime.now(datetime.timezone.utc)
     runner = None

@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.maverick.rollback.plugins.filter.backup_dir_check import backup_dir_check
 from ansible_collections.maverick.rollback.plugins.filter.backup_pick import backup_pick
+from ansible_collections.maverick.rollback.plugins.module_utils import _preflight
 from ansible_collections.maverick.rollback.plugins.modules import pg_restore
 from pg_testlib import FIX, PW, needs_pg_restore, run_module, start_fake_server
 
@@ -664,6 +665,51 @@ def test_inspected_reads_table_stats_of_the_live_and_scratch_databases(server, p
     assert result["tables"]["lifetracker"]['public."Entry"'] == entry
     assert result["tables"]["lifetracker"]["public.notes"]["pk"] is None
     assert result["tables"][SCRATCH] == {'public."Entry"': {"rows": 20, "estimate": -1, "bytes": 8192 * 21, "pk": ["id"]}}
+
+
+@pytest.mark.parametrize("missing,message", [
+    ((), None),
+    (("docker",), "docker: not found - apt-get install docker.io"),
+    (("git",), "git: not found - apt-get install git"),
+], ids=["ready", "no-docker", "no-git"])
+def test_inspected_check_server_runs_preflight_first(server, project, capsys, monkeypatch, missing, message):
+    """check_server (db_restore.yml's first read on one server): preflight's own checks first; what is
+    missing refuses with preflight's message before the database is reached. The database's name comes
+    from the env file, and live_table_stats reads its tables without naming it."""
+    from test_preflight import FakeProbe  # the preflight tests' canned answers
+    (project / "compose.yaml").write_text("services: {}\n")
+    monkeypatch.setattr(_preflight, "Probe", lambda module, timeout: FakeProbe(absent=missing))
+    result = run(args_for(project, state="inspected", check_server=True, live_table_stats=True), capsys)
+    if message is None:
+        assert result["_rc"] == 0 and result["database"] == "lifetracker", result.get("msg")
+        assert result["server"]["ok"] is True and result["server"]["database"]["name"] == "lifetracker"
+        assert result["ansible_facts"] == {"effective_user_id": os.geteuid()}
+        assert list(result["tables"]) == ["lifetracker"]
+    else:
+        assert result["_rc"] == 1 and result["msg"].startswith(message), result
+        assert [m["what"] for m in result["server"]["missing"]] == list(missing)
+        assert server.calls() == []
+
+
+@pytest.mark.parametrize("args", [
+    {"state": "inspected"},
+    {"state": "inspected", "live_table_stats": False, "table_stats": ["lifetracker"]},
+], ids=["default", "named"])
+def test_inspected_without_check_server_no_probe_runs(server, project, capsys, monkeypatch, args):
+    """The default (a caller that checked the server already): no second check; live_table_stats off
+    reads only the databases named."""
+    def no_probe(module, timeout):
+        raise AssertionError("the server check ran")
+    monkeypatch.setattr(_preflight, "Probe", no_probe)
+    result = run(args_for(project, **args), capsys)
+    assert result["_rc"] == 0 and "server" not in result and "ansible_facts" not in result, result.get("msg")
+    assert list(result["tables"]) == args.get("table_stats", [])
+
+
+def test_check_server_only_with_inspected(server, project, capsys):
+    result = run(args_for(project, state="dropped", drop_database=SCRATCH, check_server=True), capsys)
+    assert result["_rc"] == 1 and result["msg"] == "check_server applies to state=inspected only"
+    assert server.calls() == []
 
 
 def test_inspected_refuses_table_stats_of_another_database(server, project, capsys):
