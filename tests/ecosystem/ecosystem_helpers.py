@@ -59,8 +59,10 @@ def install_collection(tarball: Path, collections_path: Path) -> Path:
     collections_path.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
                            "-p", str(collections_path), str(tarball)],
-                          env=clean_env(), cwd=collections_path.parent,  # not the checkout: its ansible.cfg
-                          capture_output=True, text=True, check=False)    # points at .collections
+                          # Only that path: a copy in ~/.ansible/collections would be "already installed".
+                          env=clean_env(ANSIBLE_COLLECTIONS_PATH=str(collections_path)),
+                          cwd=collections_path.parent,  # not the checkout: its ansible.cfg points at .collections
+                          capture_output=True, text=True, check=False)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     installed = collections_path / "ansible_collections" / NAMESPACE / NAME
