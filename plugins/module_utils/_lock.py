@@ -241,6 +241,12 @@ def lock_record(params, now):
     return record
 
 
+def held_by_another(holder, run_id, break_stale, now):
+    """Check mode's answer to "would acquire refuse?" for a lock read without taking it: another
+    run holds it and it is not a stale lock this call may break."""
+    return bool(holder) and holder.get("run_id") != run_id and not (break_stale and is_stale(holder, now))
+
+
 def acquire(path, record, break_stale, now=None):
     """Take the lock. Returns (acquired, broken_holder).
 

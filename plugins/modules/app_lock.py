@@ -129,7 +129,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LOCK_REQUEST_SPEC, LockError, LockHeld, NotHolder, acquire, describe, give_back, held_message, is_stale, lock_record, read_holder, refresh)
+    LOCK_REQUEST_SPEC, LockError, LockHeld, NotHolder, acquire, describe, give_back, held_by_another, held_message, is_stale,
+    lock_record, read_holder, refresh)
 
 
 def mine(holder, run_id):
@@ -166,7 +167,7 @@ def acquired(module, path, now):
     params = module.params
     if module.check_mode:
         holder = read_holder(path)
-        if holder and not mine(holder, params["run_id"]) and not (is_stale(holder, now) and params["break_stale"]):
+        if held_by_another(holder, params["run_id"], params["break_stale"], now):
             module.fail_json(msg=held_message(holder, now, path), holder=holder)
         module.exit_json(changed=not mine(holder, params["run_id"]), reentered=mine(holder, params["run_id"]),
                          holder=holder)

@@ -209,7 +209,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LOCK_REQUEST_SPEC, LockError, LockHeld, acquire, describe, held_message, is_stale, lock_record, read_holder, release)
+    LOCK_REQUEST_SPEC, LockError, LockHeld, acquire, describe, held_by_another, held_message, lock_record, read_holder, release)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, running_now
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 
@@ -272,7 +272,7 @@ def take_lock(module, cli, lock, expect_head):
     try:
         if module.check_mode:
             holder = read_holder(lock["path"])
-            if holder and holder.get("run_id") != lock["run_id"] and not (lock["break_stale"] and is_stale(holder, now)):
+            if held_by_another(holder, lock["run_id"], lock["break_stale"], now):
                 raise LockHeld(holder, None)
             return False, holder
         taken, broken = acquire(lock["path"], lock_record(lock, now), lock["break_stale"], now)

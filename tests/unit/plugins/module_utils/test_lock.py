@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.maverick.rollback.plugins.module_utils import _lock
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LockHeld, NotHolder, acquire, describe, fresh_holder, held_message, is_stale, keep_alive, refresh, release,
+    LockHeld, NotHolder, acquire, describe, fresh_holder, held_by_another, held_message, is_stale, keep_alive, refresh, release,
     this_process, worker_alive)
 
 NOW = 1_800_000_000.0
@@ -135,6 +135,31 @@ STALE_CASES = [
 def test_staleness_is_liveness_not_age(fields, alive, stale):
     holder = dict(record("one"), **fields) if fields is not None else None
     assert is_stale(holder, NOW, alive=lambda _holder: alive) is stale
+
+
+HELD_CASES = [
+    # (id, holder, break_stale, refused in check mode) - the rule acquire applies, read only
+    ("free", None, False, False),
+    ("this-run", record("mine"), False, False),
+    ("another-run", record("other"), False, True),
+    ("another-run-break-fresh", record("other"), True, True),
+    ("another-run-stale-no-break", record("other", started=NOW - 601), False, True),
+    ("another-run-stale-break", record("other", started=NOW - 601), True, False),
+]
+
+
+@pytest.mark.parametrize("holder,break_stale,refused", [c[1:] for c in HELD_CASES], ids=[c[0] for c in HELD_CASES])
+def test_held_by_another_is_what_acquire_refuses(tmp_path, holder, break_stale, refused):
+    assert held_by_another(holder, "mine", break_stale, NOW) is refused
+    path = str(tmp_path / "lock")
+    if holder is not None:
+        with open(path, "w") as handle:
+            json.dump(holder, handle)
+    if refused:
+        with pytest.raises(LockHeld):
+            acquire(path, record("mine"), break_stale, NOW)
+    else:
+        acquire(path, record("mine"), break_stale, NOW)
 
 
 def test_worker_alive_only_for_the_same_live_process():
