@@ -271,6 +271,29 @@ def acquire(path, record, break_stale, now=None):
         return True, holder
 
 
+def take_in_call(module, lock, refuse):
+    """A module taking the run's lock itself before it changes anything (release_switch and
+    pg_backup with `lock`: the run protocol's request, LOCK_REQUEST_SPEC), instead of a remote
+    call of its own. Returns True when this call took it (False: re-entered, or check mode).
+    refuse(msg, holder) must not return (fail_json): another run holds it (in check mode:
+    acquire would refuse), or it cannot be taken."""
+    now = time.time()
+    try:
+        if module.check_mode:
+            holder = read_holder(lock["path"])
+            if held_by_another(holder, lock["run_id"], lock["break_stale"], now):
+                raise LockHeld(holder, None)
+            return False
+        taken, broken = acquire(lock["path"], lock_record(lock, now), lock["break_stale"], now)
+    except LockHeld as exc:
+        refuse(held_message(exc.holder, now, lock["path"]) + " This run holds no app lock.", exc.holder)
+    except (LockError, OSError) as exc:
+        refuse("cannot take the app lock %s: %s. Nothing was changed." % (lock["path"], exc), None)
+    if broken:
+        module.warn("broke a stale lock: %s" % describe(broken, now))
+    return taken
+
+
 _KEEP = object()
 
 

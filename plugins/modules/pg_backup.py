@@ -143,6 +143,7 @@ options:
         every quarter of its TTL, so a run working longer than the TTL is not declared stale
         (docs/run_protocol.md).
       - Fails without starting when O(run_id) does not hold the lock, and publishes no backup when another run took it meanwhile.
+      - Mutually exclusive with O(lock), which takes the lock in this call and then holds it the same way.
     type: path
   run_id:
     description: The run id holding O(lock_path) (the run protocol's C(__app_run_id)).
@@ -160,6 +161,7 @@ extends_documentation_fragment:
   - maverick.rollback.attributes
   - maverick.rollback.pg_connection
   - maverick.rollback.server_check
+  - maverick.rollback.lock_request
 attributes:
   check_mode:
     support: full
@@ -317,10 +319,27 @@ protected:
 refused:
   description:
     - True when the module stopped before it read the database or wrote anything - O(backup_dir) can be
-      written by others (and not O(allow_shared_backup_dir)), or O(ledger_path) cannot be read. Nothing was
-      changed; a caller need not record a failed backup.
+      written by others (and not O(allow_shared_backup_dir)), O(ledger_path) cannot be read, or another run
+      holds the lock O(lock) was to take (RV(lock_refused)). Nothing was changed, and a lock this call took is
+      given back; a caller need not record a failed backup.
   type: bool
   returned: failure
+lock_taken:
+  description:
+    - This call took the app lock (O(lock)); the caller gives it back, also after a failed dump. False -
+      re-entered, refused, check mode, or no O(lock).
+  type: bool
+  returned: always
+  sample: true
+lock_refused:
+  description: Another run holds the lock O(lock) was to take (in check mode - would hold it). Nothing was changed.
+  type: bool
+  returned: failure, with O(lock)
+  sample: true
+holder:
+  description: With RV(lock_refused), the other run's lock record.
+  type: dict
+  returned: failure, with O(lock)
 via:
   description: Where the client tools ran, C(host) or C(compose) (what O(via=auto) chose).
   type: str
@@ -358,7 +377,8 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg import (
     parse_iso, parse_tool_version, pg_dump_argv, read_manifest,
     select_for_removal, sha256_path, short_commit, tree_size, utc_stamp, write_manifest)
 from ansible_collections.maverick.rollback.plugins.module_utils._ledger import LedgerError, read_records, warn_all
-from ansible_collections.maverick.rollback.plugins.module_utils._lock import RunLockLost, check_held, held_while
+from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
+    LOCK_REQUEST_SPEC, RunLockLost, check_held, held_while, release, take_in_call)
 from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner import open_ops, pid_alive
 from ansible_collections.maverick.rollback.plugins.module_utils._preflight import SERVER_ARGUMENT_SPEC, check_server, user_facts
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import mask_text, parse_backup_name
@@ -450,7 +470,25 @@ def trusted_backup_dir(module):
     return bool(verdict["warning"])
 
 
-def protected_backups(module):
+def take_lock(module):
+    """With O(lock): take (or re-enter) the run's lock before anything is read from the ledger or
+    written, and hold it as O(lock_path)/O(run_id) would. Returns (taken, refuse): refuse(msg)
+    fails before anything changed (RV(refused) unless refused=False), giving back a lock this call took."""
+    p, lock = module.params, module.params["lock"]
+    taken = False
+    if lock:
+        taken = take_in_call(module, lock, lambda msg, holder: module.fail_json(
+            msg=msg, changed=False, refused=True, lock_refused=True, lock_taken=False, holder=holder))
+        p["lock_path"], p["run_id"] = lock["path"], lock["run_id"]
+
+    def refuse(msg, refused=True):
+        if taken:
+            release(lock["path"], lock["run_id"])
+        module.fail_json(msg=msg, changed=False, refused=refused, lock_taken=False)
+    return taken, refuse
+
+
+def protected_backups(module, refuse):
     """O(protect) and what the release ledger still points at (read before anything is written)."""
     p = module.params
     protect = set(p["protect"])
@@ -459,9 +497,9 @@ def protected_backups(module):
         try:
             records = read_records(p["ledger_path"], warnings)
         except LedgerError as exc:
-            module.fail_json(msg=str(exc), refused=True)
+            refuse(str(exc))
         except OSError as exc:
-            module.fail_json(msg="cannot read the release ledger %s: %s" % (p["ledger_path"], exc), refused=True)
+            refuse("cannot read the release ledger %s: %s" % (p["ledger_path"], exc))
         warn_all(module, warnings)
         protect.update(ledger_protect(records, p["protect_releases"], p["backup_dir"]))
     return sorted(protect)
@@ -488,11 +526,13 @@ def main():
         exact_count_limit_mb=dict(type="int", default=EXACT_COUNT_LIMIT_MB),
         lock_path=dict(type="path"),
         run_id=dict(type="str"),
+        lock=dict(type="dict", options=LOCK_REQUEST_SPEC),
         check_server=dict(type="bool", default=False),
         **SERVER_ARGUMENT_SPEC
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_together=[("lock_path", "run_id")])
+                           required_together=[("lock_path", "run_id")],
+                           mutually_exclusive=[("lock", "lock_path"), ("lock", "run_id")])
     # exit_json would add stat() fields of RV(path) and overwrite RV(size) with st_size, which
     # for a directory-format backup is the directory entry's size, not the backup's.
     module.add_path_info = lambda kwargs: kwargs
@@ -530,15 +570,17 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
     shared = trusted_backup_dir(module)
-    protect = protected_backups(module)
+    taken, refuse = take_lock(module)
+    protect = protected_backups(module, refuse)
 
     try:
         commit = short_commit(p["commit"] or git_head(module, p["project_dir"]) or "")
     except PgError as exc:
-        module.fail_json(msg=exc.msg)
+        refuse(exc.msg, refused=False)
     backup_dir = p["backup_dir"]
     when = datetime.datetime.now(datetime.timezone.utc)
-    result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[], protected=protect)
+    result = dict(changed=False, format=p["format"], commit=commit, removed=[], removed_partials=[], protected=protect,
+                  lock_taken=taken)
     if server is not None:
         result.update(server=server, ansible_facts=user_facts())
 

@@ -77,46 +77,14 @@ options:
     type: list
     elements: str
     default: []
-  lock:
-    description:
-      - Take (or re-enter) this run's app lock before the first step, with these fields of
-        M(maverick.rollback.app_lock). Omitted - the caller holds the lock already.
-    type: dict
-    suboptions:
-      path:
-        description: Lock file, as O(maverick.rollback.app_lock#module:path).
-        type: path
-        required: true
-      run_id:
-        description: This run's id, as O(maverick.rollback.app_lock#module:run_id).
-        type: str
-        required: true
-      owner:
-        description: As O(maverick.rollback.app_lock#module:owner).
-        type: str
-        default: unknown
-      controller:
-        description: As O(maverick.rollback.app_lock#module:controller).
-        type: str
-        default: unknown
-      awx_job_id:
-        description: As O(maverick.rollback.app_lock#module:awx_job_id).
-        type: str
-        default: ""
-      ttl:
-        description: As O(maverick.rollback.app_lock#module:ttl).
-        type: int
-        default: 1800
-      break_stale:
-        description: As O(maverick.rollback.app_lock#module:break_stale).
-        type: bool
-        default: false
   expect_head:
     description:
       - With O(lock) - the full SHA the checkout was at when the run planned. Another commit checked
         out now refuses the switch before any step.
     type: str
     default: ""
+extends_documentation_fragment:
+  - maverick.rollback.lock_request
 author:
   - Maverick Applications SRE (@maverickapplications)
 notes:
@@ -209,7 +177,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
-    LOCK_REQUEST_SPEC, LockError, LockHeld, acquire, describe, held_by_another, held_message, lock_record, read_holder, release)
+    LOCK_REQUEST_SPEC, read_holder, release, take_in_call)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, running_now
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid
 
@@ -264,24 +232,11 @@ def take_lock(module, cli, lock, expect_head):
     """Takes (or re-enters) the run's app lock before any step. Returns (taken, holder). Fails
     with lock_refused, having run nothing and given back a lock taken here, when another run
     holds it or the checkout moved since the plan."""
-    now = time.time()
 
     def refuse(msg, holder=None):
         module.fail_json(msg=msg, changed=False, lock_refused=True, lock_taken=False, holder=holder, steps=[])
 
-    try:
-        if module.check_mode:
-            holder = read_holder(lock["path"])
-            if held_by_another(holder, lock["run_id"], lock["break_stale"], now):
-                raise LockHeld(holder, None)
-            return False, holder
-        taken, broken = acquire(lock["path"], lock_record(lock, now), lock["break_stale"], now)
-    except LockHeld as exc:
-        refuse(held_message(exc.holder, now, lock["path"]) + " This run holds no app lock.", exc.holder)
-    except (LockError, OSError) as exc:
-        refuse("cannot take the app lock %s: %s. Nothing was changed." % (lock["path"], exc))
-    if broken:
-        module.warn("broke a stale lock: %s" % describe(broken, now))
+    taken = take_in_call(module, lock, refuse)
     head = head_commit(cli, module.params["project_dir"])
     if expect_head and head != expect_head:
         if taken:

@@ -1,8 +1,9 @@
 """The run protocol is one thing (docs/run_protocol.md): the app lock is taken and
 given back, and records are appended to the release ledger, only in the app role's
-begin / end task files; every role and playbook imports those. The one exception,
-a one-server quick rollback's switch call, takes it with the protocol's own request
-(__app_lock_request, the fields begin passes). No role carries a lock switch
+begin / end task files; every role and playbook imports those. The exceptions, a
+one-server quick rollback's switch call and db_backup's dump call when the run holds no
+lock yet, take it with the protocol's own request (__app_lock_request, the fields begin
+passes) in that call. No role carries a lock switch
 (*_take_lock) or a run id of its own: the play's run id is __app_run_id.
 """
 
@@ -19,8 +20,11 @@ ALLOWED_RUN_IDS = {"__app_run_id", "app_run_id", "workflow_run_id"}
 LOCK = {"maverick.rollback.app_lock", "app_lock"}
 LEDGER = {"maverick.rollback.release_ledger", "release_ledger"}
 FACTS = {"maverick.rollback.release_facts", "release_facts"}
-SWITCH = {"maverick.rollback.release_switch", "release_switch"}
-SWITCH_TAKES_LOCK = ROOT / "roles/app_rollback/tasks/switch.yml"
+# The modules that take the lock in their own call (option `lock`), and the one task file each may do it in.
+TAKES_LOCK = {
+    "release_switch": ({"maverick.rollback.release_switch", "release_switch"}, ROOT / "roles/app_rollback/tasks/switch.yml"),
+    "pg_backup": ({"maverick.rollback.pg_backup", "pg_backup"}, ROOT / "roles/db_backup/tasks/main.yml"),
+}
 
 
 def tasks(node):
@@ -83,13 +87,15 @@ def test_a_lock_check_names_this_run(path):
     assert not missing, "%s: release_facts with lock_path but no run_id: %s" % (rel(path), missing)
 
 
+@pytest.mark.parametrize("module", sorted(TAKES_LOCK))
 @pytest.mark.parametrize("path", YAML_FILES, ids=rel)
-def test_a_switch_takes_the_lock_only_with_the_protocols_request(path):
-    locking = [args["lock"] for _name, args in calls(path, SWITCH) if "lock" in args]
-    if path == SWITCH_TAKES_LOCK:
+def test_a_module_takes_the_lock_only_with_the_protocols_request(path, module):
+    names, where = TAKES_LOCK[module]
+    locking = [args["lock"] for _name, args in calls(path, names) if "lock" in args]
+    if path == where:
         assert locking and all(lock.startswith("{{ __app_lock_request if ") for lock in locking), locking
     else:
-        assert not locking, "%s: release_switch takes the lock outside app_rollback switch.yml" % rel(path)
+        assert not locking, "%s: %s takes the lock outside %s" % (rel(path), module, rel(where))
 
 
 def test_the_lock_request_is_what_begin_passes():
@@ -115,8 +121,10 @@ def test_begin_and_end_are_the_protocol():
 @pytest.mark.parametrize("role", ["app_rollback", "db_backup", "db_restore", "emergency_restart", "github_redeploy",
                                   "migration_rehearsal", "migration_resolve"])
 def test_every_changing_role_uses_begin_and_end(role):
+    """begin, or (db_backup) the dump call with begin's request; end gives the lock back."""
     text = "".join(p.read_text() for p in (ROOT / "roles" / role / "tasks").glob("*.yml"))
-    assert "tasks_from: begin" in text and "tasks_from: end" in text, role
+    takes = "tasks_from: begin" in text or "lock: \"{{ __app_lock_request if " in text
+    assert takes and "tasks_from: end" in text, role
 
 
 @pytest.mark.parametrize("playbook", ["deploy.yml", "full_rollback.yml"])

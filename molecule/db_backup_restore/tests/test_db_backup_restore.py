@@ -117,6 +117,7 @@ def backup(host, *args):
     assert_ok(proc)
     records = ledger(host)[before:]
     assert records and records[-1]["action"] == "backup" and records[-1]["outcome"] == "verified"
+    assert not host.file(LOCK).exists, "the backup's lock was not given back"
     return records[-1]
 
 
@@ -338,6 +339,28 @@ def test_backup_dir_writable_by_others_is_refused(host):
         host.check_output("chmod 0700 %s" % BACKUPS)
 
 
+def test_backup_refused_while_another_run_holds_the_lock(host):
+    """The dump call takes the lock (no lock call of its own): another live run's lock refuses
+    the backup before anything is written, in check mode too; that lock stays, nothing recorded."""
+    now = time.time()
+    other = {"run_id": "other-run", "owner": "day-shift", "controller": "awx-2", "awx_job_id": "", "ttl": 1800,
+             "started_epoch": now, "started": "now", "heartbeat_epoch": now, "heartbeat": "now"}
+    host.check_output("printf '%%s' %s > %s && chmod 0600 %s" % (_quote(json.dumps(other)), LOCK, LOCK))
+    records, listing = len(ledger(host)), files_in(host, BACKUPS)
+    try:
+        for args in ((), ("--check",)):
+            proc = run_playbook(BACKUP_PB, *args)
+            assert_failed(proc)
+            assert "another run holds the lock" in out(proc) and "day-shift" in out(proc), out(proc)[-3000:]
+            assert files_in(host, BACKUPS) == listing and len(ledger(host)) == records
+            assert json.loads(host.file(LOCK).content_string)["run_id"] == "other-run"
+    finally:
+        host.run("grep -qs '\"other-run\"' %s && rm -f %s" % (LOCK, LOCK))
+    assert not host.file(LOCK).exists
+    record = backup(host)  # free again: the next backup takes the lock and gives it back
+    assert host.file(record["path"]).mode == 0o600
+
+
 def test_check_mode_prints_the_plan_and_changes_nothing(host):
     # The newest backup now says it was taken while v1 ran; before=v2 (a tag, resolved by
     # git) must still pick the newest backup taken at v2.
@@ -545,6 +568,7 @@ def test_disk_full_during_backup(host):
     assert sha256(host, older) == older_sha
     rec = ledger(host)[before:][-1]
     assert rec["action"] == "backup" and rec["outcome"] == "failed" and "path" not in rec
+    assert not host.file(LOCK).exists, "the failed dump's lock was not given back"
     assert health(host)[0] == 200
 
 

@@ -221,6 +221,19 @@ def test_a_server_check_failure_refuses_in_the_planning_read(host):
     assert not host.file(STATE + "/lock").exists
 
 
+def test_an_unknown_lock_host_is_refused_before_anything_changes(host):
+    """app_fleet_lock_host names a host the inventory does not have: refused after every host's
+    plan and before the lock, naming the setting; nothing changes (checkout, containers, lock, ledger)."""
+    before = (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host)))
+    proc = run_playbook(PLAYBOOK, "-e", "commit=v2", "-e", "app_fleet_lock_host=no-such-host")
+    assert proc.returncode != 0
+    text = flat(proc.stdout)
+    assert "app_fleet_lock_host 'no-such-host' is not a host of the inventory" in text, proc.stdout
+    assert "Nothing was changed" in text
+    assert (head(host), container_image(host, "api"), container_image(host, "web"), len(ledger(host))) == before
+    assert not host.file(STATE + "/lock").exists
+
+
 SERVER = "mr-quick-rollback"
 SWITCH_PLAY = "Quick rollback - switch in batches"
 CALLBACKS = str(Path(__file__).resolve().parents[2] / "shared" / "callback")

@@ -13,11 +13,12 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.maverick.rollback.plugins.module_utils import _preflight
+from ansible_collections.maverick.rollback.plugins.module_utils import _lock, _preflight
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import read_manifest
 from ansible_collections.maverick.rollback.plugins.modules import pg_backup
 from pg_testlib import FIX, PW, needs_pg_restore, run_module, start_fake_server
@@ -632,3 +633,73 @@ def test_without_check_server_no_probe_runs(server, project, tmp_path, capsys, m
     monkeypatch.setattr(_preflight, "Probe", no_probe)
     result = run(base(project, tmp_path, commit="abc1234"), capsys)
     assert result["_rc"] == 0 and "server" not in result and "ansible_facts" not in result, result.get("msg")
+
+
+# --------------------------------------------------------------------------- the lock in the dump call
+
+def lock_of(path, run_id, seconds_ago=0, ttl=1800):
+    now = time.time() - seconds_ago
+    record = _lock.lock_record(dict(run_id=run_id, owner="alice", controller="ctl", awx_job_id="", ttl=ttl), now)
+    assert _lock.acquire(str(path), record, False, now)[0]
+
+
+# (id, lock there before (None, other, stale, run1), break_stale, fault (None, ledger, pg_dump)) ->
+# (failed, refused, lock_refused, lock_taken, backup written, pg_dump ran, lock holder after)
+DUMP_LOCK_CASES = [
+    ("free: taken, dumped, held for the record to give back", None, False, None,
+     (False, None, None, True, True, True, "run1")),
+    ("another run holds it: refused before any read", "other", False, None,
+     (True, True, True, False, False, False, "other")),
+    ("this run holds it already (a caller): re-entered", "run1", False, None,
+     (False, None, None, False, True, True, "run1")),
+    ("another run's stale lock, break_stale: broken and taken", "stale", True, None,
+     (False, None, None, True, True, True, "run1")),
+    ("another run's stale lock, no break_stale: refused", "stale", False, None,
+     (True, True, True, False, False, False, "other")),
+    ("unreadable ledger after the lock was taken: refused, the lock given back", None, False, "ledger",
+     (True, True, None, False, False, False, None)),
+    ("a dump that fails after the lock was taken: held for the failed record", None, False, "pg_dump",
+     (True, None, None, True, False, True, "run1")),
+]
+
+
+@pytest.mark.parametrize("there,break_stale,fault,expected", [c[1:] for c in DUMP_LOCK_CASES],
+                         ids=[c[0] for c in DUMP_LOCK_CASES])
+def test_the_dump_call_takes_the_lock_first(server, project, tmp_path, capsys, there, break_stale, fault, expected):
+    path = tmp_path / "state" / "lock"
+    if there == "stale":
+        lock_of(path, "other", seconds_ago=100, ttl=10)
+    elif there:
+        lock_of(path, there)
+    args = base(project, tmp_path, lock=dict(path=str(path), run_id="run1", owner="me", break_stale=break_stale))
+    if fault == "ledger":
+        (tmp_path / "elsewhere.jsonl").write_text("")
+        (tmp_path / "ledger.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")
+        args["ledger_path"] = str(tmp_path / "ledger.jsonl")
+    elif fault == "pg_dump":
+        server.update(fail={"pg_dump": "pg_dump: error: could not write\n"})
+    result = run(args, capsys)
+    failed, refused, lock_refused, taken, written, dumped, holder = expected
+    assert bool(result.get("failed")) is failed, result.get("msg")
+    assert (result.get("refused"), result.get("lock_refused"), result["lock_taken"]) == (refused, lock_refused, taken)
+    assert bool(result.get("path")) is written and ("pg_dump" in {c["tool"] for c in server.calls()}) is dumped
+    assert (_lock.read_holder(str(path)) or {}).get("run_id") == holder
+    if lock_refused:
+        assert ("stale lock" if there == "stale" else "another run holds the lock") in result["msg"]
+        assert "This run holds no app lock" in result["msg"] and result["holder"]["run_id"] == "other" and not (tmp_path / "backups").exists()
+
+
+def test_check_mode_with_a_lock_refuses_another_runs_and_takes_none(server, project, tmp_path, capsys):
+    held, free = tmp_path / "held" / "lock", tmp_path / "free" / "lock"
+    lock_of(held, "other")
+    refused = run(base(project, tmp_path, lock=dict(path=str(held), run_id="run1")), capsys, check=True)
+    planned = run(base(project, tmp_path, lock=dict(path=str(free), run_id="run1")), capsys, check=True)
+    assert refused["lock_refused"] is True and "another run holds the lock" in refused["msg"]
+    assert planned["_rc"] == 0 and planned["lock_taken"] is False and not free.exists()
+    assert not (tmp_path / "backups").exists()
+
+
+def test_a_lock_to_take_and_a_lock_to_check_are_exclusive(server, project, tmp_path, capsys):
+    result = run(base(project, tmp_path, lock=dict(path=str(tmp_path / "lock"), run_id="run1"),
+                      lock_path=str(tmp_path / "lock"), run_id="run1"), capsys)
+    assert result["_rc"] == 1 and "mutually exclusive" in result["msg"] and not (tmp_path / "lock").exists()
