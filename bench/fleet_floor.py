@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -127,8 +126,9 @@ def main():
     playbook.write_text(FLOOR)
     targets = {"v1": sha("v1"), "v2": sha("v2")}
     tags = {release: kept_tags(SERVERS, commit) for release, commit in targets.items()}
-    extra = lambda size, release: json.dumps({"target": "fleet_%d" % size, "commit": targets[release],  # noqa: E731
-                                               "tags": tags[release]})
+
+    def extra(size, release):
+        return json.dumps({"target": "fleet_%d" % size, "commit": targets[release], "tags": tags[release]})
     ways = {"runbook": lambda size, release: runbook(SERVERS[:size], targets[release], tags[release])}
     for calls in (2, 3, 4):
         ways["floor-%d" % calls] = (lambda size, release, calls=calls: env.playbook(
