@@ -97,61 +97,18 @@ elapsed_s:
   sample: 2.04
 """
 
-import json
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
 
-from ansible_collections.maverick.rollback.plugins.module_utils._health import run_gate, verdict
-
-# A /health body is small; more than this is not read (and not returned).
-MAX_BODY = 1 << 20
-
-
-def answer_of(module, url, timeout):
-    """One GET, as a uri-shaped answer: status (-1 without an answer), msg, json."""
-    response, info = fetch_url(module, url, method="GET", timeout=timeout)
-    body = response.read(MAX_BODY) if response else info.get("body", b"")
-    answer = {"url": url, "status": int(info.get("status", -1)), "msg": info.get("msg", "")}
-    try:
-        answer["json"] = json.loads(body)
-    except (TypeError, ValueError):
-        pass
-    return answer
+from ansible_collections.maverick.rollback.plugins.module_utils._health import GATE_SPEC, gate_refusal, probe_gate
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", required=True),
-            status_codes=dict(type="list", elements="int", default=[200]),
-            expected_commit=dict(type="str", default=""),
-            commit_field=dict(type="str", default="commit"),
-            successes=dict(type="int", default=3),
-            interval=dict(type="float", default=1.0),
-            deadline=dict(type="float", default=60),
-            request_timeout=dict(type="int", default=5),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    # Checked here too (the role asserts it first): urllib would also open file:// and ftp://.
-    if not params["url"].lower().startswith(("http://", "https://")):
-        module.fail_json(msg="health_probe probes http(s) URLs only, got %r" % params["url"])
-    if params["successes"] < 1 or params["interval"] <= 0 or params["deadline"] < 1:
-        module.fail_json(msg="health_probe needs successes >= 1, interval > 0 and deadline >= 1")
-
-    def judge(answer):
-        return verdict(answer, params["status_codes"], params["expected_commit"], params["commit_field"])
-
-    first, more, elapsed = run_gate(
-        lambda: answer_of(module, params["url"], params["request_timeout"]), judge,
-        time.monotonic, time.sleep, params["successes"], params["interval"], params["deadline"])
-    healthy = all(judge(answer) == "" for answer in first[-1:] + more) and len(more) == params["successes"] - 1
-    module.exit_json(changed=False, first=first, more=more, elapsed_s=elapsed, verdict=judge(first[-1]),
-                     healthy=healthy)
+    module = AnsibleModule(argument_spec=GATE_SPEC, supports_check_mode=True)
+    # Checked here too (the role asserts it first).
+    refused = gate_refusal(module.params)
+    if refused:
+        module.fail_json(msg="health_probe: " + refused)
+    module.exit_json(changed=False, **probe_gate(module, module.params))
 
 
 if __name__ == "__main__":

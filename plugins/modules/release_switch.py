@@ -30,6 +30,10 @@ description:
     id) - one remote call fewer on a one-server quick rollback. When another run holds the lock,
     or the checkout is no longer O(expect_head) (another run switched since the plan), nothing
     runs, a lock taken here is given back, and the failure says RV(lock_refused).
+  - With O(gate), the call then gates its own C(up) - M(maverick.rollback.health_probe)'s probes
+    in this call (RV(gate)), not a remote call of its own. The caller judges the answers (filter
+    M(maverick.rollback.health_result)) and decides the way back; an unhealthy gate does not fail
+    the call.
   - In check mode nothing runs; RV(steps) lists the commands that would (and a lock held by
     another run is refused).
 options:
@@ -77,6 +81,14 @@ options:
     type: list
     elements: str
     default: []
+  gate:
+    description:
+      - After a successful C(up), probe the app's health URL until the gate passes or its deadline - the
+        options of M(maverick.rollback.health_probe) (C(url) required; C(status_codes), C(expected_commit),
+        C(commit_field), C(successes), C(interval), C(deadline), C(request_timeout), C(validate_certs)), with
+        its types and defaults. Refused before any step when they are not valid.
+      - Omitted, or O(up=false), or check mode - no probe.
+    type: dict
   expect_head:
     description:
       - With O(lock) - the full SHA the checkout was at when the run planned. Another commit checked
@@ -144,6 +156,14 @@ running:
   returned: success, when O(up) and O(report)
   type: dict
   sample: {api: "sha256:0c5e0b1d9f2a"}
+gate:
+  description:
+    - With O(gate), the probes after C(up), as M(maverick.rollback.health_probe) returns them - C(first),
+      C(more), C(elapsed_s), C(verdict), C(healthy).
+  returned: success, with O(gate) and O(up), not in check mode
+  type: dict
+  sample: {first: [{status: 200, url: "http://127.0.0.1:3000/health", json: {commit: 425da83ab2e6}}], more: [], elapsed_s: 1.02,
+           verdict: "", healthy: true}
 lock_taken:
   description: This call took the app lock (false - re-entered, refused, or no O(lock)); the caller gives it back.
   returned: always
@@ -176,6 +196,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._health import gate_options, probe_gate
 from ansible_collections.maverick.rollback.plugins.module_utils._lock import (
     LOCK_REQUEST_SPEC, read_holder, release, take_in_call)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import ReleaseError, running_now
@@ -208,6 +229,8 @@ def refusal(params):
     odd = [name for name in params["services"] if not name or name.startswith("-")]
     if odd:
         return "refusing services %r: give Compose service names" % odd
+    if params.get("gate") is not None and gate_options(params["gate"])[1]:
+        return "refusing gate: %s" % gate_options(params["gate"])[1]
     return ""
 
 
@@ -259,6 +282,7 @@ def main():
             project=dict(type="str", default=""),
             report=dict(type="list", elements="str", default=[]),
             lock=dict(type="dict", options=LOCK_REQUEST_SPEC),
+            gate=dict(type="dict"),
             expect_head=dict(type="str", default=""),
         ),
         supports_check_mode=True,
@@ -285,6 +309,8 @@ def main():
             result["running"] = running_now(cli.run, module.params["project"], module.params["report"])[1]
         except ReleaseError as exc:  # switched: the caller reads the state again
             module.warn("switched, but what runs now could not be read: %s" % exc)
+    if module.params["up"] and module.params["gate"] is not None:
+        result["gate"] = probe_gate(module, gate_options(module.params["gate"])[0])
     module.exit_json(**result)
 
 

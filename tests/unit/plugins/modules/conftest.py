@@ -8,6 +8,8 @@ then module warnings go to the controller's display instead of the result.
 import pytest
 from ansible.module_utils import _internal, basic
 
+from http_testlib import App
+
 
 @pytest.fixture(autouse=True)
 def module_side(monkeypatch):
@@ -20,3 +22,16 @@ def warned(monkeypatch):
     messages = []
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: messages.append(msg))
     return messages
+
+
+@pytest.fixture
+def app():
+    """app(*script) starts a scripted /health endpoint on loopback (http_testlib.App)."""
+    apps = []
+
+    def start(*script):
+        apps.append(App(script))
+        return apps[-1]
+    yield start
+    for running in apps:
+        running.close()

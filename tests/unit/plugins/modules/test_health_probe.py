@@ -1,9 +1,5 @@
 """health_probe against a real HTTP server on loopback: scripted /health answers."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from ansible_collections.maverick.rollback.plugins.modules import health_probe
@@ -11,47 +7,6 @@ from ansible_collections.maverick.rollback.plugins.modules import health_probe
 from pg_testlib import run_module
 
 SHA = "425da83ab2e6f0c1d2e3f4a5b6c7d8e9f0a1b2c3"
-
-
-class App:
-    """A /health endpoint answering from a script (status, body); the last entry repeats."""
-
-    def __init__(self, script):
-        self.script, self.served = script, 0
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                status, body = app.script[min(app.served, len(app.script) - 1)]
-                app.served += 1
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d/health" % self.server.server_address[1]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def app():
-    apps = []
-
-    def start(*script):
-        apps.append(App(script))
-        return apps[-1]
-    yield start
-    for running in apps:
-        running.close()
 
 
 def probe(capsys, url, check=False, **args):

@@ -10,6 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.maverick.rollback.plugins.module_utils import _lock
 from ansible_collections.maverick.rollback.plugins.modules import release_switch
 
+
 SHA = "425da83ab2e6e51e85116ef52ea6119fe9b4e709"
 BASE = {"project_dir": "/opt/app", "compose_project": "", "commit": "", "tags": {}, "up": True, "build": False,
         "services": []}
@@ -49,6 +50,11 @@ REFUSALS = [
     ({"tags": {"app-api:latest": ""}}, "refusing tags"),
     ({"services": ["api", "--build"]}, "refusing services"),
     ({"services": [""]}, "refusing services"),
+    ({"gate": {"url": "file:///etc/passwd"}}, "refusing gate: the health gate probes http(s) URLs only"),
+    ({"gate": {"url": "http://127.0.0.1/health", "successes": 0}}, "refusing gate: the health gate needs successes >= 1"),
+    ({"gate": {"url": "http://127.0.0.1/health", "retries": 3}}, "refusing gate: "),
+    ({"gate": {"successes": 3}}, "refusing gate: "),
+    ({"gate": {"url": "http://127.0.0.1/health", "interval": "0.5", "deadline": "90"}}, ""),
     ({"commit": SHA, "tags": {"app-api:latest": "sha256:aa"}, "services": ["api"]}, ""),
 ]
 
@@ -225,3 +231,41 @@ def test_without_a_lock_nothing_touches_one(capsys, monkeypatch):
     cli = HeadCli()
     result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA)
     assert result["lock_taken"] is False and "holder" not in result and "rev-parse" not in sum(cli.ran, [])
+
+
+# --------------------------------------------------------------------------- the gate in the switch call
+
+GATE = {"interval": 0.01, "deadline": 2, "successes": 3}
+
+
+def test_the_call_gates_its_own_up(capsys, monkeypatch, app):
+    """After the up, the health gate's probes in the same call (health_probe's, as its result)."""
+    server = app((503, "starting"), (200, {"commit": SHA}))
+    cli = FakeCli()
+    result = run_module(capsys, monkeypatch, cli, project_dir="/opt/app", commit=SHA,
+                        gate=dict(GATE, url=server.url, expected_commit=SHA[:12]))
+    assert not result.get("failed") and [s["step"] for s in result["steps"]] == ["checkout", "up"]
+    gate = result["gate"]
+    assert gate["healthy"] is True and gate["verdict"] == "" and server.served == 4
+    assert [a["status"] for a in gate["first"]] == [503, 200] and len(gate["more"]) == 2
+
+
+def test_an_unhealthy_gate_does_not_fail_the_call(capsys, monkeypatch, app):
+    """The caller judges the answers and decides the way back (the role reverts)."""
+    server = app((200, {"commit": "b65522e1bab6"}))
+    result = run_module(capsys, monkeypatch, FakeCli(), project_dir="/opt/app", commit=SHA,
+                        gate=dict(GATE, url=server.url, expected_commit=SHA, deadline=1))
+    assert not result.get("failed") and result["gate"]["healthy"] is False
+    assert result["gate"]["verdict"].startswith("wrong commit: expected %s" % SHA)
+
+
+@pytest.mark.parametrize("how", ["failed up", "no up", "check mode", "refused gate"])
+def test_no_probe_without_a_successful_up(capsys, monkeypatch, app, how):
+    server = app((200, {"commit": SHA}))
+    cli = FakeCli("up" if how == "failed up" else None)
+    gate = dict(GATE, url=server.url if how != "refused gate" else "ftp://127.0.0.1/health")
+    result = run_module(capsys, monkeypatch, cli, check=how == "check mode", project_dir="/opt/app", commit=SHA,
+                        up=how != "no up", gate=gate)
+    assert "gate" not in result and server.served == 0
+    if how == "refused gate":
+        assert result["failed"] is True and cli.ran == [] and "Nothing was changed" in result["msg"]
