@@ -5,8 +5,9 @@ One run per case of `ansible-playbook playbooks/quick_rollback.yml -e commit=<v1
 `-e app_serial=1|25%|100%` against the first 1, 2, 4 or 8 servers, timed from start to the
 playbook's exit (every host healthy on the target, the fleet's record written, the lock
 given back). Every run alternates between v1 and v2, whose images every host keeps (no
-build). Goal: the time grows with the number of batches, not of hosts; 8 hosts at 100 %
-within 1.5x of 1 host. Prints the controller's forks, CPU count and load average.
+build). Before a run, every server is put on the other release (not timed; not needed after a
+run of all eight), so every host of every run switches. Goal: the time grows with the number of batches, not of hosts;
+8 hosts at 100 % within 1.5x of 1 host. Prints the controller's forks, CPU count and load average.
 
 Like molecule/fleet: server containers mr-bfleet-1..8 (sandbox/server.sh), each its own
 Compose project and ports (api 23650+i, web 28650+i); mr-bfleet-1 runs the one PostgreSQL
@@ -133,11 +134,18 @@ def cleanup():
     subprocess.run(["docker", "rm", "-f", *SERVERS], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
+def align(env, release):
+    """Every server on release (not timed): the next run then switches every host it names."""
+    env.playbook("playbooks/quick_rollback.yml", "-e", "target=fleet_%d" % len(SERVERS), "-e", "commit=" + release)
+
+
 def measure(env, sizes=SIZES, serials=SERIALS):
     targets = {"v1": sha("v1"), "v2": sha("v2")}
-    results, release = {}, "v1"
+    results, release, aligned = {}, "v1", False
     for size in sizes:
         for serial in serials:
+            if not aligned:  # a smaller run left hosts behind: a host already on the target would not switch
+                align(env, "v2" if release == "v1" else "v1")
             log("%d host(s), serial %s: to %s (load %s)" % (size, serial, release, load()))
             started_load, busy = load(), cpu_busy()
             elapsed, out = env.playbook("playbooks/quick_rollback.yml", "-e", "target=fleet_%d" % size,
@@ -151,7 +159,7 @@ def measure(env, sizes=SIZES, serials=SERIALS):
                 raise SystemExit("not every host runs %s: %s" % (release, heads))
             busy = (cpu_busy() - busy) / elapsed / os.cpu_count()  # the machine's CPU use during the run
             results[size, serial] = (elapsed, int(batches.group(1)) if batches else 1, started_load, busy)
-            release = "v2" if release == "v1" else "v1"
+            release, aligned = "v2" if release == "v1" else "v1", size == len(SERVERS)
     return results
 
 

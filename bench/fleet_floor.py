@@ -13,6 +13,7 @@ same rollback on kept images, v1 <-> v2, on 1 and on 8 hosts at once, three ways
             before any change), for N = 4 one more after them standing for the host's record.
             The collection's group path makes four such calls per host today.
 
+Before each, every server is put on the other release (not timed), so every host switches.
 Each is timed from start to end, with the machine's busy CPU seconds (/proc/stat: every process,
 the containers' too). Per added host = (8 hosts - 1 host) / 7. The goal allows
 0.5 x (the collection's 1-host time) / 7 per added host; the collection's 1-host time is
@@ -142,6 +143,9 @@ def main():
     for round_ in range(args.rounds):
         for way, action in ways.items():
             for size in (1, 8):
+                # Every server on the current release first (the runbook's commands, not timed): a host
+                # already on the target would not switch.
+                runbook(SERVERS, targets[release], tags[release])
                 release = "v1" if release == "v2" else "v2"
                 results.setdefault((way, size), []).append(timed(lambda: action(size, release)))
         print("round %d: %s" % (round_ + 1, {"%s/%d" % k: "%.1f s" % v[-1][0] for k, v in results.items()}), flush=True)

@@ -135,11 +135,13 @@ def collect(probe, params, python_version):
     if not tools["git"]:
         lack("git", "not found", FIX["git"])
 
-    if docker:
-        rc, out, _err = probe.run(argvs["docker"])
-        tools["docker"] = version_of(out) if rc == 0 else None
-    if not tools["docker"]:
+    rc, out, err = probe.run(argvs["docker"]) if docker else (None, "", "")
+    tools["docker"] = version_of(out) if rc == 0 else None
+    if not docker:
         lack("docker", "not found", FIX["docker"])
+    elif not tools["docker"]:  # there, but it did not answer (a timeout under load, a broken install): why
+        problem, fix = docker_problem(rc, err)
+        lack("docker", "%s --version %s" % (docker, problem), fix if "timed out after" in (err or "") else FIX["docker"])
     else:
         rc, out, err = probe.run(argvs["compose"])
         tools["compose"] = version_of(out) if rc == 0 else None

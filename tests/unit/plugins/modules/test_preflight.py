@@ -86,6 +86,14 @@ CASES = [
     ("no-git", ("git",), {}, {}, "3.11.2", {"git": None}, ["git: not found - apt-get install git"]),
     ("no-docker", ("docker",), {}, {}, "3.11.2", {"docker": None, "compose": None, "docker_server": None},
      ["docker: not found - apt-get install docker.io (or docker-ce-cli from Docker's apt repository)"]),
+    ("docker-hangs", (), {"docker --version": (124, "", "timed out after 30 s. ")}, {}, "3.11.2",
+     {"docker": None, "compose": None},
+     ["docker: /usr/bin/docker --version did not answer in time - check the docker daemon (systemctl status docker; "
+      "journalctl -u docker)"]),
+    ("docker-broken", (), {"docker --version": (127, "", "docker: error while loading shared libraries\n")}, {},
+     "3.11.2", {"docker": None},
+     ["docker: /usr/bin/docker --version failed (exit code 127): docker: error while loading shared libraries - "
+      "apt-get install docker.io (or docker-ce-cli from Docker's apt repository)"]),
     ("no-compose-v2", (), {"docker compose version --short": NO_COMPOSE}, {}, "3.11.2", {"compose": None},
      ["docker compose: not found (the v2 plugin) - apt-get install docker-compose-plugin (Docker's apt repository; "
       "the v1 docker-compose is not enough)"]),
