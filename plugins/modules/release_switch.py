@@ -229,9 +229,8 @@ def refusal(params):
     odd = [name for name in params["services"] if not name or name.startswith("-")]
     if odd:
         return "refusing services %r: give Compose service names" % odd
-    if params.get("gate") is not None and gate_options(params["gate"])[1]:
-        return "refusing gate: %s" % gate_options(params["gate"])[1]
-    return ""
+    bad_gate = gate_options(params["gate"])[1] if params.get("gate") is not None else ""
+    return "refusing gate: %s" % bad_gate if bad_gate else ""
 
 
 def switch(cli, steps):
