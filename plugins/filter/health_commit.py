@@ -39,14 +39,12 @@ _value:
   type: str
 """
 
-from ansible_collections.maverick.rollback.plugins.module_utils._health import reported_field
+from ansible_collections.maverick.rollback.plugins.module_utils._health import reported_commit
 
 
 def health_commit(result, commit_field="commit"):
     """The value at commit_field of the answer's JSON ('' when absent, or when the app reports none)."""
-    if not commit_field:  # app_health_commit_field "": the app does not report its commit
-        return ""
-    return reported_field((result or {}).get("json"), commit_field)
+    return reported_commit(result, commit_field)
 
 
 class FilterModule:

@@ -32,6 +32,11 @@ def reported_field(body, path):
     return "" if body is None or isinstance(body, (dict, list)) else str(body)
 
 
+def reported_commit(answer, commit_field="commit"):
+    """The commit an answer reports at commit_field ('' when absent, or when the app reports none: field '')."""
+    return reported_field((answer or {}).get("json"), commit_field) if commit_field else ""
+
+
 def verdict(answer, status_codes=(200,), expected_commit="", commit_field="commit"):
     """'' for a good answer, else why it is not good."""
     answer = answer or {}
@@ -90,7 +95,7 @@ def gate_result(probe, url, status_codes=(200,), expected_commit="", commit_fiel
         reason = ""
     last = (first + more)[-1]
     return dict(healthy=not reason, reason=reason, url=url, status=int(last.get("status", -1)),
-                commit=reported_field(last.get("json"), commit_field) if commit_field else "",
+                commit=reported_commit(last, commit_field),
                 expected_commit=expected_commit, attempts=len(first) + len(more), elapsed_s=float(probe["elapsed_s"]))
 
 
