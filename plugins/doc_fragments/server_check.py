@@ -20,7 +20,11 @@ options:
     elements: str
     default: [bunx, --bun, prisma]
   require:
-    description: PostgreSQL client tools that must be on the host (they are only reported otherwise).
+    description:
+      - PostgreSQL client tools that must be on the host.
+      - M(maverick.rollback.preflight) reports the other tools' versions too. The check inside
+        another module's call (C(check_server) of release_facts, pg_backup, pg_restore) reads only these
+        tools' versions.
     type: list
     elements: str
     choices: [pg_dump, pg_restore, psql, pg_isready]

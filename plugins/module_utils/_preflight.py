@@ -115,8 +115,10 @@ def docker_problem(rc, err):
     return "failed (exit code %s)%s" % (rc, (": " + last[-1]) if last else ""), FIX["docker_daemon"]
 
 
-def collect(probe, params, python_version):
-    """Every check, read-only. Returns (tools, app, prisma or None, missing)."""
+def collect(probe, params, python_version, pg_tools=PG_TOOLS, compose_config=True):
+    """Every check, read-only. Returns (tools, app, prisma or None, missing). pg_tools: the PostgreSQL
+    client tools whose versions are read (the others are None); compose_config: load the compose file
+    (False when the caller's own read runs `docker compose config` and reports its failure)."""
     tools = dict.fromkeys(("git", "docker", "compose", "docker_server", "python") + PG_TOOLS + ("prisma",))
     missing = []
 
@@ -127,7 +129,7 @@ def collect(probe, params, python_version):
     if older(python_version, params["min_python"]):
         lack("python3", "%s is older than %s" % (python_version, params["min_python"]), FIX["python"])
 
-    git, docker, argvs = probes(probe, params)
+    git, docker, argvs = probes(probe, params, pg_tools, compose_config)
     probe.prefetch(argvs.values())
     if git:
         rc, out, _err = probe.run(argvs["git"])
@@ -169,11 +171,11 @@ def collect(probe, params, python_version):
     return tools, app, prisma, missing
 
 
-def probes(probe, params):
+def probes(probe, params, pg_tools=PG_TOOLS, compose_config=True):
     """(git, docker, {name: argv}): every version and app probe collect() may run, for prefetch."""
     git, docker = probe.which("git"), probe.which("docker")
     project_dir = params["project_dir"]
-    argvs = {tool: [path, "--version"] for tool, path in ((t, probe.which(t)) for t in PG_TOOLS) if path}
+    argvs = {tool: [path, "--version"] for tool, path in ((t, probe.which(t)) for t in pg_tools) if path}
     if git:
         argvs["git"] = [git, "--version"]
         if os.path.isdir(project_dir):
@@ -182,7 +184,7 @@ def probes(probe, params):
         argvs["docker"] = docker_argv("--version", docker=docker)
         argvs["compose"] = docker_argv("compose", "version", "--short", docker=docker)
         argvs["docker_server"] = docker_argv("version", "--format", "{{.Server.Version}}", docker=docker)
-        if compose_files(project_dir):
+        if compose_config and compose_files(project_dir):
             argvs["compose_config"] = compose_argv(project_dir, params["compose_project"], "config", "--quiet",
                                                    docker=docker)
     return git, docker, argvs
@@ -217,7 +219,7 @@ def check_app(probe, params, argvs, git, docker, lack):
         if not found:
             lack("compose file", "none of %s in %s" % (", ".join(COMPOSE_FILES), project_dir),
                  "check project_dir (the Compose project directory of the app)")
-        elif docker:
+        elif docker and "compose_config" in argvs:
             # Compose reads the file and the .env as every later compose call will (read-only).
             rc, _out, err = probe.run(argvs["compose_config"])
             if rc != 0:
@@ -275,26 +277,29 @@ def check_prisma(probe, params, lack):
     return info
 
 
-def server_result(probe, params):
+def server_result(probe, params, pg_tools=PG_TOOLS, compose_config=True):
     """(the check's result - ok, tools, app, missing, database, prisma when asked -, what is missing as
-    one line each with its fix, or ''). params: the preflight module's options."""
+    one line each with its fix, or ''). params: the preflight module's options; pg_tools and
+    compose_config as collect()."""
     if not re.match(r"^\d+\.\d+$", params["min_python"]):
         return None, "min_python must be major.minor, got %r" % params["min_python"]
-    tools, app, prisma, missing = collect(probe, params, "%d.%d.%d" % sys.version_info[:3])
+    tools, app, prisma, missing = collect(probe, params, "%d.%d.%d" % sys.version_info[:3], pg_tools, compose_config)
     result = dict(ok=not missing, tools=tools, app=app, missing=missing, database=app_database(params, app))
     if prisma is not None:
         result["prisma"] = prisma
     return result, "\n".join("%s: %s - %s" % (m["what"], m["problem"], m["fix"]) for m in missing)
 
 
-def check_server(module, **failure):
+def check_server(module, compose_config=True, **failure):
     """The checks inside another module's call (O(check_server) of release_facts and pg_backup): its
     options, the env file named only when it is not the checkout's .env, as the app role calls preflight.
-    Fails the module with what is missing (plus failure's keys); returns the check's result."""
+    Only the required PostgreSQL tools' versions are read (0.05 s of CPU each: Debian's wrappers are
+    Perl); compose_config as collect(). Fails the module with what is missing (plus failure's keys);
+    returns the check's result."""
     params = dict(module.params)
     if params["env_file"] == os.path.join(params["project_dir"] or "", ".env"):
         params["env_file"] = None
-    result, missing = server_result(Probe(module, params["timeout"]), params)
+    result, missing = server_result(Probe(module, params["timeout"]), params, tuple(params["require"]), compose_config)
     if result is None:
         module.fail_json(msg=missing, **failure)
     if missing:

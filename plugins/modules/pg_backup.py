@@ -223,7 +223,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 server:
-  description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+  description:
+    - With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+    - C(tools) has only the O(require)d PostgreSQL tools' versions.
   type: dict
   returned: when O(check_server)
 ansible_facts:

@@ -86,6 +86,9 @@ options:
         alongside the plan's git and docker reads (all read-only), so they add little wall time.
       - What is missing fails the module with preflight's message (one line per piece, with its fix),
         also when the plan's reads failed for the same reason (no docker, no checkout).
+      - Two of preflight's probes are left out. The plan's own C(docker compose config) loads the
+        compose file, and its failure fails the module. The PostgreSQL tools' versions are read only
+        for O(require).
     type: bool
     default: false
 notes:
@@ -130,7 +133,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 server:
-  description: With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+  description:
+    - With O(check_server), what M(maverick.rollback.preflight) returns (C(ok), C(tools), C(app), C(missing), C(database), C(prisma)).
+    - C(tools) has only the O(require)d PostgreSQL tools' versions.
   type: dict
   returned: when O(check_server)
 ansible_facts:
@@ -416,7 +421,8 @@ def main():
     with ThreadPoolExecutor(max_workers=2) as pool:
         reading = pool.submit(read_release, cli, params)
         applied = pool.submit(read_applied, module, conn, env_path) if may_read_applied and conn else None
-        server = check_server(module) if params["check_server"] else None
+        # gather's own `docker compose config` reports a compose file that does not load.
+        server = check_server(module, compose_config=False) if params["check_server"] else None
         facts, failure = reading.result()
     if failure:
         module.fail_json(**failure)

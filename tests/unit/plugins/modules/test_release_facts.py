@@ -258,13 +258,16 @@ def test_exact_count_limit_reaches_the_query(server, app, capsys, monkeypatch):
 
 
 class CannedProbe:
-    """The server check's probes, answered: git and docker there, or not."""
+    """The server check's probes, answered: git and docker there, or not. probes: every probe run."""
 
     def __init__(self, missing=()):
         self.missing = missing
+        self.probes = []
 
     def __call__(self, module, timeout):
-        return FakeProbe(absent=self.missing)
+        probe = FakeProbe(absent=self.missing)
+        probe.calls = self.probes
+        return probe
 
 
 @pytest.mark.parametrize("missing,gather_error,message", [
@@ -296,6 +299,32 @@ def test_check_server_runs_preflights_checks_with_the_reads(app, capsys, monkeyp
     else:
         assert result["_rc"] == 1 and result["msg"].startswith(message), result["msg"]
         assert [m["what"] for m in result.get("server", {}).get("missing", [])] == list(missing)
+
+
+@pytest.mark.parametrize("gather_error", [None, "docker compose config failed (docker exited 15): yaml: line 2"],
+                         ids=["loads", "does-not-load"])
+def test_the_server_check_leaves_out_what_the_plan_does_not_need(app, capsys, monkeypatch, gather_error):
+    """In the planning call the check reads no PostgreSQL tool's version (none is required: each is a
+    Perl wrapper, 0.05 s of CPU) and does not load the compose file: gather's `docker compose config`
+    does, and its failure is the module's."""
+    (app / "compose.yaml").write_text("services: {}\n")
+    canned = CannedProbe()
+
+    def fake_gather(*args, **kwargs):
+        if gather_error:
+            raise release_facts.ReleaseError(gather_error)
+        return {"target_migrations": None, "from": {}}
+    monkeypatch.setattr(_preflight, "Probe", canned)
+    monkeypatch.setattr(release_facts, "gather", fake_gather)
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True}, capsys)
+    probed = sorted(" ".join([os.path.basename(argv[0])] + argv[1:3]) for argv in canned.probes)
+    assert probed == ["docker --version", "docker compose version", "docker version --format", "git --version",
+                      "git -C " + str(app)]
+    if gather_error:
+        assert result["_rc"] == 1 and result["msg"] == gather_error
+    else:
+        assert result["_rc"] == 0, result
+        assert {tool: result["server"]["tools"][tool] for tool in _preflight.PG_TOOLS} == dict.fromkeys(_preflight.PG_TOOLS)
 
 
 def test_the_server_check_and_the_reads_overlap(app, capsys, monkeypatch):
