@@ -296,7 +296,7 @@ from ansible_collections.maverick.rollback.plugins.module_utils._pg_runner impor
 from ansible_collections.maverick.rollback.plugins.module_utils._preflight import (
     SERVER_ARGUMENT_SPEC, check_server, user_facts)
 from ansible_collections.maverick.rollback.plugins.module_utils._release import (
-    ReleaseError, applied_migrations, gather, migrations_sql)
+    ReleaseError, applied_migrations, gather, migrations_sql, resolve)
 from ansible_collections.maverick.rollback.plugins.module_utils._rules import is_valid, mask_text
 
 
@@ -353,6 +353,17 @@ def read_applied(module, conn, env_path):
     return names, error, facts
 
 
+def read_applied_unless_current(module, cli, params, conn, env_path):
+    """read_applied's answer, or None when the target is the checkout's commit: a no-op run has nothing
+    for the gate to compare (psql through `docker compose exec` costs 0.1-0.2 s of CPU). Read when the
+    target does not resolve (gather says why)."""
+    try:
+        current, target = resolve(cli, params["project_dir"], params["target"])
+    except ReleaseError:
+        return read_applied(module, conn, env_path)
+    return None if current[0] == target[0] else read_applied(module, conn, env_path)
+
+
 def read_release(cli, params):
     """(gather's facts, None) or (None, what to fail with)."""
     try:
@@ -371,8 +382,10 @@ def database_facts(module, params, facts, new, connection, applied):
     out = dict(applied_migrations=None, applied_migrations_error="", table_stats=None, table_stats_error="")
     # Same condition as the target's migrations: the gate compares the two.
     if params["read_applied"] and facts["target_migrations"] is not None:
-        out["applied_migrations"], out["applied_migrations_error"], where = (
-            applied.result() if applied else read_applied(module, conn, env_path) if conn else (None, env_error, {}))
+        answer = applied.result() if applied else None
+        if answer is None:  # not read alongside (or skipped as a no-op, and the checkout moved since)
+            answer = read_applied(module, conn, env_path) if conn else (None, env_error, {})
+        out["applied_migrations"], out["applied_migrations_error"], where = answer
         out.update(where)
     # Only when there are new migrations (a deploy's lint).
     if params["table_stats"] and new and facts.get("from_migrations") is not None:
@@ -413,14 +426,15 @@ def main():
 
     cli = Cli(module, readonly=True)
     # The applied migrations are read alongside when the plan may compare them (a rollback's gate
-    # does); the server check too. All read-only and each waits mostly on docker or the database,
+    # does; a no-op does not); the server check too. All read-only and each waits mostly on docker or the database,
     # so they run at once. What is missing on the server fails first.
     may_read_applied = params["read_applied"] and bool(params["migrations_dir"])
     conn, env_path, env_error = (database_connection(module, params) if params["read_applied"] or params["table_stats"]
                                  else (None, None, ""))
     with ThreadPoolExecutor(max_workers=2) as pool:
         reading = pool.submit(read_release, cli, params)
-        applied = pool.submit(read_applied, module, conn, env_path) if may_read_applied and conn else None
+        applied = (pool.submit(read_applied_unless_current, module, cli, params, conn, env_path)
+                   if may_read_applied and conn else None)
         # gather's own `docker compose config` reports a compose file that does not load.
         server = check_server(module, compose_config=False) if params["check_server"] else None
         facts, failure = reading.result()

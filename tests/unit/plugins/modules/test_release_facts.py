@@ -4,6 +4,7 @@ password masked in errors, no psycopg2 reported plainly)."""
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 
@@ -349,6 +350,36 @@ def test_the_server_check_and_the_reads_overlap(app, capsys, monkeypatch):
     result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True}, capsys)
     assert result["_rc"] == 0, result
     assert sorted(seen) == [("check running while the reads ran", True), ("reads running while the check ran", True)]
+
+
+@pytest.mark.parametrize("target,reads", [("HEAD", 0), ("v1", 1), ("no-such-ref", 1)],
+                         ids=["no-op", "rollback", "unknown-target"])
+def test_a_no_op_does_not_read_the_database(app, capsys, monkeypatch, target, reads):
+    """The target is the checkout's commit: nothing for the gate to compare, no psql. A rollback reads
+    the applied migrations; so does a target git cannot resolve (gather reports it, the read is
+    not skipped on a guess)."""
+    git = ["git", "-C", str(app), "-c", "user.name=t", "-c", "user.email=t@invalid"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    for tag in ("v1", "v2"):
+        subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", tag], check=True)
+        subprocess.run(git + ["tag", tag], check=True)
+    calls = []
+
+    def fake_gather(*args, **kwargs):
+        differs = target != "HEAD"
+        return {"target_migrations": NAMES if differs else None, "from_migrations": NAMES if differs else None,
+                "from": {"sha": "a"}, "target": {"sha": "b" if differs else "a"}}
+
+    def fake_read_applied(module, conn, env_path):
+        calls.append(env_path)
+        return NAMES, "", {"via": "host"}
+    monkeypatch.setattr(release_facts, "gather", fake_gather)
+    monkeypatch.setattr(release_facts, "read_applied", fake_read_applied)
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": target, "read_applied": True,
+                                             "migrations_dir": "prisma/migrations"}, capsys)
+    assert result["_rc"] == 0, result
+    assert len(calls) == reads
+    assert result["applied_migrations"] == (NAMES if reads else None)
 
 
 def test_the_applied_migrations_are_read_alongside_the_plans_reads(app, capsys, monkeypatch):
