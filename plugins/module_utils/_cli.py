@@ -66,7 +66,9 @@ class Cli:
     """Runs the argument lists above through AnsibleModule.run_command.
 
     `run(argv)` returns (rc, stdout, stderr) and never raises on a non-zero exit; the
-    caller decides what a failure means.
+    caller decides what a failure means. A program that is not there is exit code 127, as a
+    shell says, not AnsibleModule's fail_json: a module's reads in threads (release_facts) would
+    each print a result, and Ansible could not parse any of them.
     """
 
     def __init__(self, module, readonly=True):
@@ -74,8 +76,11 @@ class Cli:
         self.readonly = readonly
 
     def run(self, argv, data=None, cwd=None):
-        return self.module.run_command(argv, environ_update=cli_environ(self.readonly), data=data,
-                                       cwd=cwd, check_rc=False)
+        try:
+            return self.module.run_command(argv, environ_update=cli_environ(self.readonly), data=data,
+                                           cwd=cwd, check_rc=False, handle_exceptions=False)
+        except OSError as exc:
+            return 127, "", "%s: %s" % (argv[0], exc.strerror or exc)
 
     def __call__(self, argv):
         return self.run(argv)

@@ -293,7 +293,7 @@ def server_result(probe, params, pg_tools=PG_TOOLS, compose_config=True):
 def check_server(module, compose_config=True, **failure):
     """The checks inside another module's call (O(check_server) of release_facts and pg_backup): its
     options, the env file named only when it is not the checkout's .env, as the app role calls preflight.
-    Only the required PostgreSQL tools' versions are read (0.05 s of CPU each: Debian's wrappers are
+    Only the required PostgreSQL tools' versions are read (30 ms of CPU each: Debian's wrappers are
     Perl); compose_config as collect(). Fails the module with what is missing (plus failure's keys);
     returns the check's result."""
     params = dict(module.params)

@@ -302,11 +302,25 @@ def test_check_server_runs_preflights_checks_with_the_reads(app, capsys, monkeyp
         assert [m["what"] for m in result.get("server", {}).get("missing", [])] == list(missing)
 
 
+def test_a_server_without_git_or_docker_gets_one_answer_the_checks(app, capsys, monkeypatch, tmp_path):
+    """The plan's reads run git and docker in threads while the check runs: a program that is not
+    there is an exit code to them, not a result of their own (three results on stdout, which Ansible
+    cannot parse). The one answer is the check's, naming what is missing with its fix."""
+    (app / "compose.yaml").write_text("services: {}\n")
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    result = run_module(release_facts.main, {"project_dir": str(app), "target": "v1", "check_server": True,
+                                             "read_applied": True, "migrations_dir": "prisma/migrations"}, capsys)
+    assert result["_rc"] == 1
+    assert [m["what"] for m in result["server"]["missing"]] == ["git", "docker"], result["msg"]
+    assert result["msg"].startswith("git: not found - apt-get install git\ndocker: not found"), result["msg"]
+
+
 @pytest.mark.parametrize("gather_error", [None, "docker compose config failed (docker exited 15): yaml: line 2"],
                          ids=["loads", "does-not-load"])
 def test_the_server_check_leaves_out_what_the_plan_does_not_need(app, capsys, monkeypatch, gather_error):
     """In the planning call the check reads no PostgreSQL tool's version (none is required: each is a
-    Perl wrapper, 0.05 s of CPU) and does not load the compose file: gather's `docker compose config`
+    Perl wrapper, 30 ms of CPU) and does not load the compose file: gather's `docker compose config`
     does, and its failure is the module's."""
     (app / "compose.yaml").write_text("services: {}\n")
     canned = CannedProbe()
