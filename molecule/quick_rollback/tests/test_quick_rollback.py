@@ -221,6 +221,27 @@ def test_a_server_check_failure_refuses_in_the_planning_read(host):
     assert not host.file(STATE + "/lock").exists
 
 
+def test_a_server_without_git_and_docker_is_named_in_one_answer(host):
+    """The plan's read on a server whose PATH has neither git nor docker (a Python that starts with an
+    empty PATH): the run fails with the server check's lines, each with its fix, not with a result
+    Ansible cannot parse (the reads in threads each printed one); nothing changes."""
+    wrapper = "/usr/local/bin/python3-without-path"
+    host.run("printf '#!/bin/sh\\nPATH=/nonexistent exec /usr/bin/python3 \"$@\"\\n' > %s && chmod 0755 %s"
+             % (wrapper, wrapper))
+    before = (head(host), container_image(host, "api"), len(ledger(host)))
+    try:
+        proc = run_playbook(PLAYBOOK, "-e", "commit=v2", "-e", "ansible_python_interpreter=" + wrapper)
+    finally:
+        host.run("rm -f %s" % wrapper)
+    assert proc.returncode != 0
+    text = flat(proc.stdout)
+    assert "cannot plan the rollback: git: not found - apt-get install git" in text, proc.stdout
+    assert "docker: not found - apt-get install docker.io" in text, proc.stdout
+    assert "deserialization" not in text and "MODULE FAILURE" not in text, proc.stdout
+    assert (head(host), container_image(host, "api"), len(ledger(host))) == before
+    assert not host.file(STATE + "/lock").exists
+
+
 def test_an_unknown_lock_host_is_refused_before_anything_changes(host):
     """app_fleet_lock_host names a host the inventory does not have: refused after every host's
     plan and before the lock, naming the setting; nothing changes (checkout, containers, lock, ledger)."""
