@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Maverick Applications
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a server needs for the collection, checked read-only (modules preflight, release_facts, pg_backup).
+"""What a server needs for the collection, checked read-only (modules preflight, release_facts, pg_backup,
+pg_restore).
 
 One copy of the checks: the preflight module reports them on their own; release_facts runs them in
-the quick rollback's one planning call and pg_backup in db_backup.yml's dump call (a remote call
-less on the 3 a.m. path).
+the quick rollback's one planning call, pg_backup in db_backup.yml's dump call and pg_restore in
+db_restore's first read (a remote call less on the 3 a.m. path).
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ def server_result(probe, params, pg_tools=PG_TOOLS, compose_config=True):
 
 
 def check_server(module, compose_config=True, **failure):
-    """The checks inside another module's call (O(check_server) of release_facts and pg_backup): its
+    """The checks inside another module's call (O(check_server) of release_facts, pg_backup, pg_restore): its
     options, the env file named only when it is not the checkout's .env, as the app role calls preflight.
     Only the required PostgreSQL tools' versions are read (30 ms of CPU each: Debian's wrappers are
     Perl); compose_config as collect(). Fails the module with what is missing (plus failure's keys);
