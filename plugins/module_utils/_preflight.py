@@ -16,7 +16,7 @@ import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.maverick.rollback.plugins.module_utils._cli import cli_environ, compose_argv, docker_argv, git_argv
+from ansible_collections.maverick.rollback.plugins.module_utils._cli import Cli, compose_argv, docker_argv, git_argv
 from ansible_collections.maverick.rollback.plugins.module_utils._connection import database_settings, EnvFileError, read_env
 
 from ansible_collections.maverick.rollback.plugins.module_utils._pg import failure_cause, major_version, parse_tool_version
@@ -75,6 +75,7 @@ class Probe:
 
     def __init__(self, module, timeout):
         self.module = module
+        self.cli = Cli(module, readonly=True)  # a program that cannot start is exit code 127, not fail_json
         self.timeout_bin = module.get_bin_path("timeout") if timeout > 0 else None
         self.timeout = timeout
         self._answers = {}
@@ -99,7 +100,7 @@ class Probe:
     def execute(self, argv):
         if self.timeout_bin:
             argv = [self.timeout_bin, "--kill-after=5", str(self.timeout)] + list(argv)
-        rc, out, err = self.module.run_command(argv, environ_update=cli_environ(readonly=True), check_rc=False)
+        rc, out, err = self.cli.run(argv)
         if self.timeout_bin and rc in (124, 137):
             err = "timed out after %d s. %s" % (self.timeout, err)
         return rc, out, err

@@ -426,8 +426,8 @@ def main():
 
     cli = Cli(module, readonly=True)
     # The applied migrations are read alongside when the plan may compare them (a rollback's gate
-    # does; a no-op does not); the server check too. All read-only and each waits mostly on docker or the database,
-    # so they run at once. What is missing on the server fails first.
+    # does; a no-op does not); the server check too. All read-only and each waits mostly on docker
+    # or the database, so they run at once. What is missing on the server fails first.
     may_read_applied = params["read_applied"] and bool(params["migrations_dir"])
     conn, env_path, env_error = (database_connection(module, params) if params["read_applied"] or params["table_stats"]
                                  else (None, None, ""))

@@ -197,6 +197,24 @@ def test_module_fails_with_one_line_per_missing_piece(app, capsys, monkeypatch):
     assert [m["what"] for m in result["missing"]] == ["git", "docker daemon", "pg_dump"]
 
 
+def test_a_docker_that_cannot_start_is_one_missing_piece(app, capsys, monkeypatch, tmp_path):
+    """The real probes, in threads: a docker on PATH that the kernel cannot run (an empty file) and no
+    `timeout` wrapper (timeout 0) is a missing piece of the one result, not a failure printed by the
+    thread that ran it."""
+    (tmp_path / "bin").mkdir()
+    docker = tmp_path / "bin" / "docker"
+    docker.write_text("")
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with patch_module_args({"project_dir": str(app), "timeout": 0, "_ansible_check_mode": True}):
+        with pytest.raises(SystemExit) as exc:
+            preflight.main()
+    result = json.loads(capsys.readouterr().out)
+    assert exc.value.code == 1
+    assert [m["what"] for m in result["missing"]] == ["git", "docker"]
+    assert result["missing"][1]["problem"].startswith("%s --version failed (exit code 127)" % docker)
+
+
 def test_module_passes_in_check_mode(app, capsys, monkeypatch):
     result = run_main(app, capsys, monkeypatch, FakeProbe(), prisma_dir="packages/core")
     assert result["_rc"] == 0 and result["ok"] is True and result["missing"] == [] and result["changed"] is False
